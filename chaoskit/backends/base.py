@@ -1,0 +1,80 @@
+"""The backend contract: where nodes run and how they are started, stopped and skewed.
+
+A backend knows processes or containers, never a system's protocol. The engine
+drives it in this order: `plan()` -> `up()` -> `start_node()` per node -> faults
+(`kill_node`, `pause_node`, `set_clock_offset`, ...) -> `down()`. `down()` must be
+safe to call at any point, twice, and after a partial `up()`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chaoskit.topology.model import AddressPlan, Topology
+
+
+@dataclass
+class NodeSpec:
+    """How to run one node, as a system adapter describes it (backend-neutral).
+
+    `argv[0]` may be "python3": backends run it with an interpreter that can import
+    chaoskit (the venv's in local, the image's in docker). `data_dir` is created
+    empty by the backend unless it already exists; `{data_dir}` in argv/env is
+    replaced by the backend with the real path.
+    """
+
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    data_dir: str = "{data_dir}"
+    clean_data: bool = False  # wipe data_dir before starting (etcd restore-quorum)
+    faketime: bool = False  # run under libfaketime with a per-node timestamp file
+
+
+class Backend(ABC):
+    name: str = "abstract"
+
+    @abstractmethod
+    def plan(self, topology: Topology, ports: tuple[str, ...]) -> AddressPlan:
+        """Assign every node and link its addresses (no side effects)."""
+
+    @abstractmethod
+    def up(self, topology: Topology, plan: AddressPlan) -> str:
+        """Create networks/dirs and start the link server; return its API URL."""
+
+    @abstractmethod
+    def start_node(self, node: str, spec: NodeSpec) -> None:
+        """Start (or restart) a node. Returns once the process/container is running."""
+
+    @abstractmethod
+    def stop_node(self, node: str, grace_s: float = 5.0) -> None:
+        """SIGTERM, then SIGKILL after `grace_s`. Never hangs."""
+
+    @abstractmethod
+    def kill_node(self, node: str) -> None:
+        """SIGKILL at once."""
+
+    @abstractmethod
+    def pause_node(self, node: str) -> None:
+        """SIGSTOP (docker: pause)."""
+
+    @abstractmethod
+    def resume_node(self, node: str) -> None:
+        """SIGCONT (docker: unpause)."""
+
+    @abstractmethod
+    def is_running(self, node: str) -> bool: ...
+
+    @abstractmethod
+    def set_clock_offset(self, node: str, offset_ms: float | None) -> None:
+        """Skew the node's wall clock by offset_ms (None = real time). Takes effect live
+        for nodes started with `NodeSpec.faketime`."""
+
+    @abstractmethod
+    def node_log(self, node: str) -> Path:
+        """Path of the node's log file on the harness host (collected for docker)."""
+
+    @abstractmethod
+    def down(self) -> None:
+        """Stop every node and the link server, remove what up() created. Idempotent."""

@@ -1,0 +1,54 @@
+"""The `chaoskit` command line (click). Each room owns its own subcommands; this
+module only names them, and imports a room when its command is used so that
+`chaoskit --help` stays fast and one broken room cannot break the others."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# command name -> ("module:attribute" of a click.Command / click.Group, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("chaoskit.engine_cli:run", "Run an experiment YAML end to end."),
+    "validate": ("chaoskit.experiment.cli:validate", "Check experiment YAMLs without running them."),
+    "init": ("chaoskit.experiment.init_cli:init", "Write a commented starter experiment."),
+    "latency": ("chaoskit.topology.cli:latency", "Print the RTT matrix between named locations."),
+    "links": ("chaoskit.links.cli:links", "The Toxiproxy-compatible link server."),
+    "check": ("chaoskit.checker.cli:check", "Check histories for linearizability."),
+    "report": ("chaoskit.report.cli:report", "Render (or compare) a run's report."),
+    "image": ("chaoskit.backends.docker.cli:image", "Build the node image (offline if needed)."),
+    "compose": ("chaoskit.backends.docker.cli:compose", "Write a docker-compose file of a topology."),
+    "clean": ("chaoskit.backends.clean_cli:clean", "Remove every chaoskit container, network and leftover."),
+    "gameday": ("chaoskit.gameday.cli:gameday", "Load plus live fault injection, with a web panel."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[name][0].split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # From the static table: listing commands must not import every room.
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in sorted(COMMANDS)])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="chaoskit")
+def cli() -> None:
+    """chaoskit: chaos experiments for geo-distributed systems.
+
+    Regions joined by Toxiproxy links with real-world latency, a fault schedule,
+    Locust load from every region, and a linearizability verdict at the end.
+    """
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,91 @@
+"""The system-adapter contract: how to run, reach, judge and reshape one system.
+
+An adapter knows its system's protocol, never where it runs: it describes nodes
+as `NodeSpec`s and reaches them through the address plan's endpoints.
+
+The load room imports adapters in a separate (gevent-patched) Locust process and
+only calls `client()`; keep module imports light.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from chaoskit.backends.base import Backend, NodeSpec
+from chaoskit.topology.model import AddressPlan, Endpoint, Topology
+
+
+@dataclass
+class Outcome:
+    """One completed client operation, classified honestly.
+
+    type: "ok" (took effect / read value is `value`), "fail" (certainly did not take
+    effect), "info" (may or may not have taken effect: timeout, connection lost after
+    the request was sent).
+    """
+
+    type: str
+    value: Any = None
+    error: str | None = None
+
+
+class Client(ABC):
+    """A client bound to one region's view of the cluster."""
+
+    @abstractmethod
+    def invoke(self, f: str, key: str, value: Any) -> Outcome:
+        """f in {"read", "write", "cas", "add", "read-all"} (cas value = [expected, new])."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+@dataclass
+class SystemContext:
+    """What an adapter may touch while the cluster runs (quorum changes, roles)."""
+
+    topology: Topology
+    plan: AddressPlan
+    backend: Backend
+    members: list[str]  # current membership, updated by degrade/restore
+
+
+class SystemAdapter(ABC):
+    kind: str = "abstract"
+    ports: tuple[str, ...] = ("http",)
+    supports_clock_skew: bool = False
+    # True when every member must be reachable at one address from everywhere
+    # (etcd): only the docker backend's DNS aliases give that.
+    needs_single_address: bool = False
+    # Operations this system's clients accept, by workload.
+    workloads: tuple[str, ...] = ("register",)
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        self.options = dict(options or {})
+
+    def validate(self, backend: str) -> list[str]:
+        """Problems with running this system on `backend`, in words (empty = fine)."""
+        return []
+
+    @abstractmethod
+    def node_spec(self, node: str, ctx: SystemContext) -> NodeSpec: ...
+
+    @abstractmethod
+    def wait_ready(self, ctx: SystemContext, nodes: list[str], deadline_s: float) -> None:
+        """Block until `nodes` serve; raise RuntimeError naming the node that did not."""
+
+    @abstractmethod
+    def client(self, view: dict[str, dict[str, Endpoint]], region: str, timeout_s: float) -> Client:
+        """A client for a load user in `region`; `view` = plan.outside[region]."""
+
+    def roles(self, ctx: SystemContext) -> dict[str, list[str]]:
+        """System-given selector roles, e.g. {"leader": ["n3"]}."""
+        return {}
+
+    def degrade_quorum(self, ctx: SystemContext, survivors: list[str]) -> None:
+        raise NotImplementedError(f"{self.kind} cannot degrade its quorum")
+
+    def restore_quorum(self, ctx: SystemContext, returning: list[str]) -> None:
+        raise NotImplementedError(f"{self.kind} cannot restore its quorum")

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: system packages and the
+# Docker engine, the venv, the node image, then pytest. Extra args go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup-system.sh
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q -e '.[test]'
+.venv/bin/chaoskit image build
+exec .venv/bin/python -m pytest "$@"

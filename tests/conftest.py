@@ -1,0 +1,59 @@
+"""Shared test helpers.
+
+`need(what, ok, why)`: a test that needs a tool this machine lacks is skipped with
+the reason, except under CI=true, where `.ci/run` installs everything and a missing
+tool is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(what: str, ok: bool, how: str) -> None:
+    if ok:
+        return
+    msg = f"{what} is not available here ({how})"
+    if IN_CI:
+        pytest.fail(f"{msg}; .ci/run must install it, so under CI=true this is a failure")
+    pytest.skip(msg)
+
+
+def docker_ok() -> bool:
+    if not shutil.which("docker"):
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+
+
+@pytest.fixture
+def need_docker() -> None:
+    need("a Docker engine", docker_ok(), "apt-get install docker.io and start dockerd")
+
+
+@pytest.fixture
+def need_etcd() -> None:
+    need("etcd", shutil.which("etcd") is not None, "apt-get install etcd-server")
+
+
+@pytest.fixture
+def need_faketime() -> None:
+    from pathlib import Path
+
+    libs = list(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+    need("libfaketime", bool(libs), "apt-get install libfaketime")
+
+
+@pytest.fixture
+def need_chromium() -> None:
+    need("chromium", shutil.which("chromium") is not None, "apt-get install chromium")
+
+
+@pytest.fixture
+def need_prometheus() -> None:
+    need("prometheus", shutil.which("prometheus") is not None, "apt-get install prometheus")
