@@ -1,0 +1,46 @@
+"""`chaoskit validate FILE... [--set path=value ...]`: check experiments without running them."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from chaoskit.experiment import ExperimentError, load_experiment
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Override a field (value parsed as YAML), e.g. --set load.duration=10s --set schedule.0.for=5s.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
+def validate(files: tuple[str, ...], overrides: tuple[str, ...], quiet: bool) -> None:
+    """Check experiment YAML FILES; exit 0 when all are valid, 2 when any is not.
+
+    Every problem is printed as FILE:LINE: FIELD: what is wrong and what would be valid.
+    """
+    bad = 0
+    for f in files:
+        try:
+            exp = load_experiment(f, list(overrides))
+        except ExperimentError as e:
+            bad += 1
+            click.echo(str(e), err=True)
+            continue
+        for w in exp.warnings:
+            click.echo(str(w), err=True)
+        if not quiet:
+            t = exp.topology
+            faults = len(exp.all_faults())
+            click.echo(
+                f"{f}: ok -- {exp.name}: {len(t.regions)} regions, {len(t.nodes)} nodes, "
+                f"{sum(t.clients.values())} clients, system {exp.system.kind}, "
+                f"{exp.load.workload} for {exp.load.duration_s:g}s, {faults} fault{'s' if faults != 1 else ''}"
+            )
+    if bad:
+        sys.exit(2)

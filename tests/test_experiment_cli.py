@@ -1,0 +1,119 @@
+"""`chaoskit validate`: exit codes and messages, through click and the real entry point."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from chaoskit.experiment.cli import validate
+
+GOOD = """\
+name: cli-good
+topology:
+  regions:
+    beijing: {location: beijing, zones: {bj-dc1: 2, bj-dc2: 1}}
+    xian: {location: xian, nodes: 1}
+load: {duration: 20s}
+schedule:
+  - {at: 5s, for: 5s, fault: cut-region, region: beijing}
+"""
+
+BAD = """\
+name: cli-bad
+topology:
+  regions:
+    beijing: {location: beijing, nodes: 3}
+schedule:
+  - {at: 5s, for: 5s, fault: cut-regon, region: beijing}
+"""
+
+
+def test_valid_file_exits_0(tmp_path: Path) -> None:
+    p = tmp_path / "good.yaml"
+    p.write_text(GOOD)
+    res = CliRunner().invoke(validate, [str(p)])
+    assert res.exit_code == 0, res.output
+    assert "ok" in res.output and "2 regions, 4 nodes" in res.output
+
+
+def test_invalid_file_exits_2_with_line(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(GOOD)
+    bad.write_text(BAD)
+    res = CliRunner().invoke(validate, [str(good), str(bad)])
+    assert res.exit_code == 2
+    assert f"{bad}:6: schedule.0.fault: unknown fault 'cut-regon'" in res.output
+    assert "did you mean 'cut-region'" in res.output
+    assert f"{good}: ok" in res.output  # every file is still checked
+
+
+def test_set_override_on_the_command_line(tmp_path: Path) -> None:
+    p = tmp_path / "good.yaml"
+    p.write_text(GOOD)
+    res = CliRunner().invoke(
+        validate, [str(p), "--set", "load.duration=1m", "--set", "schedule.0.for=10s"]
+    )
+    assert res.exit_code == 0 and "for 60s" in res.output
+    res = CliRunner().invoke(validate, [str(p), "--set", "schedule.0.for=-1s"])
+    assert res.exit_code == 2
+    assert f"{p}:8: schedule.0.for:" in res.output and "--set schedule.0.for=-1s" in res.output
+
+
+def test_warning_does_not_fail(tmp_path: Path) -> None:
+    p = tmp_path / "good.yaml"
+    p.write_text(GOOD)
+    res = CliRunner().invoke(validate, [str(p), "--set", "schedule.0.for=60s"])
+    assert res.exit_code == 0
+    assert "warning: schedule.0.for: would outlast the load" in res.output
+
+
+def test_real_entry_point_exit_codes(tmp_path: Path) -> None:
+    """Through the installed `chaoskit` group, as users run it."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD)
+    missing = tmp_path / "missing.yaml"
+    cmd = [sys.executable, "-c", "from chaoskit.cli import main; main()", "validate"]
+    r = subprocess.run([*cmd, str(bad)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and ":6: schedule.0.fault" in r.stderr
+    r = subprocess.run([*cmd, str(missing)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "file not found" in r.stderr
+    r = subprocess.run([*cmd], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "Missing argument" in r.stderr
+
+
+def test_shipped_experiments_are_valid() -> None:
+    files = sorted(str(p) for p in (Path(__file__).parent.parent / "experiments").glob("*.yaml"))
+    assert files, "experiments/ ships ready-to-run YAMLs"
+    res = CliRunner().invoke(validate, files)
+    assert res.exit_code == 0, res.output
+
+
+def test_init_writes_a_valid_starter_whose_comments_are_valid_too(tmp_path: Path) -> None:
+    from chaoskit.experiment import load_experiment
+    from chaoskit.experiment.init_cli import init
+
+    p = tmp_path / "starter.yaml"
+    res = CliRunner().invoke(init, [str(p), "--regions", "tokyo,us-east,frankfurt"])
+    assert res.exit_code == 0, res.output
+    exp = load_experiment(p)
+    assert exp.name == "starter" and exp.topology.region_names == [
+        "ap-northeast",
+        "us-east",
+        "eu-central",
+    ]
+    # the commented-out examples are valid when uncommented
+    text = p.read_text()
+    text = text.replace("  # - ", "  - ").replace("  # latency:", "  latency:")
+    p.write_text(text)
+    exp = load_experiment(p)
+    assert len(exp.schedule) == 4
+    assert exp.topology.rtt("ap-northeast", "us-east").rtt_ms == 30.0  # the override
+    # refuses to overwrite, and rejects unknown locations with a suggestion
+    res = CliRunner().invoke(init, [str(p)])
+    assert res.exit_code == 2 and "exists" in res.output
+    res = CliRunner().invoke(init, [str(tmp_path / "n.yaml"), "--regions", "bejing,xian"])
+    assert res.exit_code == 2 and "beijing" in res.output
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["starter.yaml"]  # no temp files left
