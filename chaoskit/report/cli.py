@@ -1,0 +1,159 @@
+"""`chaoskit report RUN_DIR` and `chaoskit report --compare RUN_A RUN_B`.
+
+Exit codes: 0 rendered and every bound held, 1 rendered and a bound failed,
+2 usage error (not a run directory, wrong number of runs, unreadable files).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from chaoskit.report.data import ReportError
+from chaoskit.report.spec import ChecksError
+
+
+def resolve_run_dir(p: str) -> Path:
+    """A run directory, or an experiment's results directory (its `latest` run)."""
+    d = Path(p)
+    if (d / "history.jsonl").exists():
+        return d
+    if (d / "latest" / "history.jsonl").exists():
+        return (d / "latest").resolve()
+    raise click.UsageError(
+        f"{p}: not a chaoskit run directory (no history.jsonl); give results/<experiment>/<timestamp> "
+        f"or results/<experiment> (its `latest` run)"
+    )
+
+
+def _experiment(run_dir: Path) -> tuple[Any, Any]:
+    """(experiment, topology) from the saved experiment.yaml, as well as can be done.
+
+    The experiment room's loader gives the real Experiment (with its Topology);
+    if the file no longer validates (older schema), the raw mapping still
+    carries the `checks:` section, and the topology comes from check.json.
+    """
+    path = run_dir / "experiment.yaml"
+    if not path.exists():
+        return None, None
+    try:
+        from chaoskit.experiment import load_experiment
+
+        exp = load_experiment(path)
+        return exp, exp.topology
+    except Exception as e:  # noqa: BLE001 - fall back to the raw document
+        click.echo(
+            f"note: {path} did not load as an experiment ({str(e).splitlines()[0]}); using its raw checks",
+            err=True,
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ReportError(f"{path}: not valid YAML ({e})") from None
+    return (raw if isinstance(raw, dict) else None), None
+
+
+def render_run(run_dir: Path, recheck: bool = False) -> Any:
+    """Re-render check.json, summary.md and report.html of one run."""
+    from chaoskit.report.checks import evaluate
+
+    previous = None
+    if not recheck and (run_dir / "check.json").exists():
+        try:
+            previous = json.loads((run_dir / "check.json").read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            previous = None
+    exp, topo = _experiment(run_dir)
+    if previous is not None and previous.get("linearizability") is None and exp is not None:
+        previous = None  # no verdict saved: run the checker
+    return evaluate(run_dir, exp, topo, reuse_verdicts=previous)
+
+
+def print_scorecard(report: Any) -> None:
+    from rich.table import Table
+
+    from chaoskit.report.compare import console
+    from chaoskit.report.summary import fmt_ms, fmt_rate, region_name
+
+    con = console()
+    sc = report.scorecard
+    t = Table(title=f"{report.experiment.get('name')}: {'PASSED' if report.passed else 'FAILED'}")
+    for col in ("region", "phase", "requests", "success", "p50 ms", "p95 ms", "p99 ms", "lost"):
+        t.add_column(col, justify="left" if col in ("region", "phase") else "right")
+    for row in sc.rows:
+        s = row.stats
+        t.add_row(
+            region_name(row.region), row.phase, str(s.requests), fmt_rate(s.success_rate),
+            fmt_ms(s.p50_ms), fmt_ms(s.p95_ms), fmt_ms(s.p99_ms), str(s.lost_writes),
+        )  # fmt: skip
+    con.print(t)
+    for r in sc.rto:
+        con.print(f"RTO {r.region} after {r.fault} ({r.kind}): {r.display}")
+    for r in report.results:
+        con.print(("[green]PASS[/] " if r.passed else "[red]FAIL[/] ") + r.message, highlight=False)
+
+
+@click.command("report")
+@click.argument("runs", nargs=-1, required=True, metavar="RUN_DIR [RUN_B]")
+@click.option(
+    "--compare",
+    "compare_",
+    is_flag=True,
+    help="Compare two runs side by side (HTML + terminal table).",
+)
+@click.option(
+    "--html",
+    "html_out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="With --compare: where to write the HTML (default: compare.html in the current directory).",
+)
+@click.option(
+    "--recheck",
+    is_flag=True,
+    help="Run the checker again instead of reusing check.json's verdicts.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Do not print the scorecard.")
+def report(
+    runs: tuple[str, ...], compare_: bool, html_out: str | None, recheck: bool, quiet: bool
+) -> None:
+    """Render a run's report.html, summary.md and check.json from its raw files.
+
+    RUN_DIR is results/<experiment>/<timestamp> (or results/<experiment>, meaning
+    its latest run). With --compare, give two runs: RUN_A RUN_B.
+    """
+    try:
+        if compare_:
+            if len(runs) != 2:
+                raise click.UsageError(
+                    f"--compare takes exactly two runs (RUN_A RUN_B), got {len(runs)}"
+                )
+            from chaoskit.report.checks import write_atomic
+            from chaoskit.report.compare import compare, print_table, render_compare_html
+
+            a, b = resolve_run_dir(runs[0]), resolve_run_dir(runs[1])
+            cmp = compare(a, b)
+            out = Path(html_out or "compare.html")
+            write_atomic(out, render_compare_html(cmp, out))
+            if not quiet:
+                print_table(cmp)
+            click.echo(f"wrote {out}")
+            return
+        if len(runs) != 1:
+            raise click.UsageError(
+                f"give one run directory (or --compare RUN_A RUN_B), got {len(runs)}"
+            )
+        run_dir = resolve_run_dir(runs[0])
+        rep = render_run(run_dir, recheck=recheck)
+        if not quiet:
+            print_scorecard(rep)
+        click.echo(f"wrote {run_dir / 'report.html'}")
+        sys.exit(0 if rep.passed else 1)
+    except (ReportError, ChecksError) as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)

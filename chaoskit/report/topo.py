@@ -1,0 +1,121 @@
+"""The topology as plain data for the report picture (and check.json's `topology`).
+
+Regions with zones and nodes, and one entry per region pair with its RTT and the
+faults that cut links between the two (read from events.jsonl `targets.links`;
+link names are `<source region>-><node>:<port>`, see topology.model.link_name).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chaoskit.report.data import RunData
+
+
+def _parse_link(name: str) -> tuple[str, str] | None:
+    """`beijing->xian-1:http` -> ("beijing", "xian-1")."""
+    if "->" not in name:
+        return None
+    src, rest = name.split("->", 1)
+    return src, rest.rsplit(":", 1)[0]
+
+
+def topology_dict(topology: Any, run: RunData | None, link_state: dict | None = None) -> dict:
+    regions: list[dict] = []
+    node_region: dict[str, str] = {}
+    pairs: dict[tuple[str, str], dict] = {}
+    clients: dict[str, int] = {}
+    if topology is not None:
+        for r in topology.regions:
+            zones = []
+            for z in r.zones:
+                names = [n.name for n in topology.nodes if n.zone == z.name and n.region == r.name]
+                zones.append({"name": z.name, "nodes": names})
+                for n in names:
+                    node_region[n] = r.name
+            regions.append({"name": r.name, "location": r.location, "zones": zones})
+        clients = dict(getattr(topology, "clients", {}) or {})
+        names = [r.name for r in topology.regions]
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                try:
+                    lat = topology.rtt(a, b)
+                    rtt, jit = lat.rtt_ms, lat.jitter_ms
+                except KeyError:
+                    rtt = jit = None
+                key = (a, b) if a < b else (b, a)
+                pairs[key] = {
+                    "a": key[0],
+                    "b": key[1],
+                    "rtt_ms": rtt,
+                    "jitter_ms": jit,
+                    "cut_by": [],
+                    "cut_now": False,
+                }
+    elif run is not None:
+        # No topology object (re-render of a foreign run): regions and nodes from the history.
+        by_region: dict[str, list[str]] = {}
+        for o in run.ops:
+            if o.node and o.node not in by_region.setdefault(o.region, []):
+                by_region[o.region].append(o.node)
+        for r in run.regions:
+            nodes = sorted(by_region.get(r, []))
+            regions.append({"name": r, "location": r, "zones": [{"name": r, "nodes": nodes}]})
+            for n in nodes:
+                node_region[n] = r
+        for i, a in enumerate(run.regions):
+            for b in run.regions[i + 1 :]:
+                key = (a, b) if a < b else (b, a)
+                pairs[key] = {
+                    "a": key[0],
+                    "b": key[1],
+                    "rtt_ms": None,
+                    "jitter_ms": None,
+                    "cut_by": [],
+                    "cut_now": False,
+                }
+
+    def pair_of(link: str) -> tuple[str, str] | None:
+        p = _parse_link(link)
+        if p is None or p[1] not in node_region:
+            return None
+        a, b = p[0], node_region[p[1]]
+        return None if a == b else ((a, b) if a < b else (b, a))
+
+    if run is not None:
+        for f in run.faults:
+            touched = set()
+            for link in (f.targets or {}).get("links", []) or []:
+                k = pair_of(str(link))
+                if k:
+                    touched.add(k)
+            if not touched and f.kind == "cut-region" and f.params.get("region"):
+                touched = {k for k in pairs if f.params["region"] in k}
+            for k in touched:
+                if k in pairs and f.kind in (
+                    "cut-region",
+                    "partition",
+                    "bridge",
+                    "one-way",
+                    "isolate-node",
+                ):
+                    pairs[k]["cut_by"].append(f.id)
+    # Nodes a process fault (kill, stop, pause) or a quorum change acted on.
+    node_faults: dict[str, list[str]] = {}
+    if run is not None:
+        for f in run.faults:
+            if f.kind in ("kill", "stop", "pause", "clock-skew"):
+                for node in (f.targets or {}).get("nodes", []) or []:
+                    node_faults.setdefault(str(node), []).append(f"{f.id} {f.kind}")
+    for name, st in (link_state or {}).items():
+        if not isinstance(st, dict):
+            continue  # e.g. {"error": "..."} when the link API was unreachable at the end
+        k = pair_of(name)
+        if k in pairs and (st.get("cut") or st.get("enabled") is False):
+            pairs[k]["cut_now"] = True
+    return {
+        "regions": regions,
+        "clients": clients,
+        "pairs": list(pairs.values()),
+        "node_faults": node_faults,
+    }
