@@ -1,0 +1,211 @@
+"""`chaoskit check FILE...`: one verdict line per history file, then a total.
+
+Exit status: 0 all linearizable, 1 any not linearizable, 3 any unknown (and none
+not linearizable), 2 bad usage or a bad file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chaoskit.checker.formats import FORMATS
+from chaoskit.checker.history import HistoryError
+from chaoskit.checker.models import MODELS
+
+_DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(text: str) -> float:
+    m = _DUR.match(text)
+    if not m:
+        raise click.BadParameter(f"{text!r} is not a duration; examples: 60s, 500ms, 2m, 30")
+    return float(m.group(1)) * _UNIT[m.group(2)]
+
+
+def parse_initial(text: str | None) -> Any:
+    """JSON when it parses (17, "x", [1, 2]), nil/null/none for nil, else the string."""
+    if text is None or text.lower() in ("nil", "null", "none"):
+        return None
+    try:
+        v = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    return tuple(v) if isinstance(v, list) else v
+
+
+def _expand(paths: tuple[str, ...]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            out.extend(
+                sorted(q for q in path.iterdir() if q.is_file() and not q.name.startswith("."))
+            )
+        else:
+            out.append(path)
+    return out
+
+
+@click.command(name="check")
+@click.argument("files", nargs=-1, required=True)
+@click.option(
+    "--model",
+    "model",
+    type=click.Choice(["auto", *sorted(MODELS)]),
+    default="auto",
+    show_default=True,
+    help="Sequential model; auto picks from the operations (add/read-all: set, "
+    "get/put/append: kv, cas: cas-register, else register).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(FORMATS)),
+    default="auto",
+    show_default=True,
+    help="History format (auto detects it from the first line).",
+)
+@click.option("--initial", default=None, help="Initial register value (JSON; default nil).")
+@click.option("--timeout", "timeout", default="60s", show_default=True, help="Time limit per file.")
+@click.option(
+    "--html",
+    "html_out",
+    default=None,
+    help="Write the HTML visualisation here (a directory when several files are checked).",
+)
+@click.option(
+    "--max-memory",
+    "memory_mb",
+    type=click.IntRange(min=16),
+    default=1024,
+    show_default=True,
+    help="Bound (MiB) on the search cache; beyond it the verdict is unknown.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of lines.")
+@click.option(
+    "--lost-writes",
+    "lost",
+    is_flag=True,
+    help="Also report lost acknowledged writes (set and register histories).",
+)
+@click.option(
+    "--export-edn",
+    "export_edn",
+    default=None,
+    help="Also write the (single) history as Jepsen EDN for Knossos/Elle.",
+)
+def check(
+    files: tuple[str, ...],
+    model: str,
+    fmt: str,
+    initial: str | None,
+    timeout: str,
+    html_out: str | None,
+    memory_mb: int,
+    as_json: bool,
+    lost: bool,
+    export_edn: str | None,
+) -> None:
+    """Check history FILEs (or directories of them) for linearizability."""
+    from chaoskit.checker.formats import read_any, write_jepsen_edn
+    from chaoskit.checker.linearizability import check_linearizable
+
+    timeout_s = parse_duration(timeout)
+    init = parse_initial(initial)
+    paths = _expand(files)
+    if not paths:
+        raise click.UsageError("no history files found in " + ", ".join(files))
+    if export_edn and len(paths) != 1:
+        raise click.UsageError("--export-edn takes exactly one history file")
+    html_dir: Path | None = None
+    if html_out and len(paths) > 1:
+        html_dir = Path(html_out)
+        if html_dir.exists() and not html_dir.is_dir():
+            raise click.UsageError(
+                f"--html {html_out}: with several files this must be a directory"
+            )
+    counts = {"linearizable": 0, "not-linearizable": 0, "unknown": 0, "bad": 0}
+    docs: list[dict[str, Any]] = []
+    t0 = time.monotonic()
+    for path in paths:
+        try:
+            history = read_any(path, fmt)
+            result = check_linearizable(
+                history, model, timeout_s=timeout_s, initial=init, memory_mb=memory_mb
+            )
+        except HistoryError as e:
+            counts["bad"] += 1
+            docs.append({"path": str(path), "error": str(e)})
+            if not as_json:
+                click.echo(f"bad history {e}", err=True)
+            continue
+        except ValueError as e:
+            counts["bad"] += 1
+            docs.append({"path": str(path), "error": str(e)})
+            if not as_json:
+                click.echo(f"{path}: {e}", err=True)
+            continue
+        counts[result.verdict] += 1
+        doc = {"path": str(path), **result.to_dict()}
+        lw = None
+        if lost:
+            lw = _lost_writes(history, result.model)
+            doc["lost_writes"] = lw.to_dict() if lw is not None else None
+        docs.append(doc)
+        if html_out:
+            from chaoskit.checker.html import render_html
+
+            target = html_dir / (path.stem + ".html") if html_dir else Path(html_out)
+            render_html(history, result, target)
+        if export_edn:
+            write_jepsen_edn(history, export_edn)
+        if not as_json:
+            line = (
+                f"{path}: {result.verdict} (model {result.model}, {result.ops} ops, "
+                f"{result.keys_checked} key(s), {result.elapsed_s:.3f} s)"
+            )
+            if result.verdict == "unknown":
+                line += f": {result.reason}"
+            click.echo(line)
+            for note in history.notes:
+                click.echo(f"  note: {note}")
+            if result.verdict == "not-linearizable":
+                for ln in result.explanation.splitlines():
+                    click.echo("  " + ln)
+            if lw is not None:
+                click.echo("  lost writes: " + lw.summary())
+    elapsed = time.monotonic() - t0
+    total = {**counts, "files": len(paths), "elapsed_s": round(elapsed, 6)}
+    if as_json:
+        click.echo(json.dumps({"files": docs, "total": total}, indent=1, default=str))
+    else:
+        click.echo(
+            f"total: {len(paths)} file(s): {counts['linearizable']} linearizable, "
+            f"{counts['not-linearizable']} not linearizable, {counts['unknown']} unknown, "
+            f"{counts['bad']} bad ({elapsed:.3f} s)"
+        )
+    if counts["bad"]:
+        sys.exit(2)
+    if counts["not-linearizable"]:
+        sys.exit(1)
+    if counts["unknown"]:
+        sys.exit(3)
+    sys.exit(0)
+
+
+def _lost_writes(history: Any, model: str) -> Any:
+    from chaoskit.checker.lost_writes import analyse_lost_writes
+
+    if model == "set":
+        return analyse_lost_writes(history, "set")
+    if model in ("register", "cas-register"):
+        return analyse_lost_writes(history, model)
+    return None

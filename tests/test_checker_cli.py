@@ -1,0 +1,159 @@
+"""`chaoskit check` end to end (a real subprocess for the front door, click's
+runner for the rest), and the HTML visualisation."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from chaoskit.checker import check_linearizable, read_history, render_html
+from chaoskit.checker.cli import check
+
+GOOD = [
+    {"index": 0, "process": 0, "type": "invoke", "f": "write", "key": "k", "value": 1, "time": 10},
+    {"index": 1, "process": 0, "type": "ok", "f": "write", "key": "k", "value": 1, "time": 20},
+    {
+        "index": 2,
+        "process": 1,
+        "type": "invoke",
+        "f": "read",
+        "key": "k",
+        "value": None,
+        "time": 30,
+    },
+    {"index": 3, "process": 1, "type": "ok", "f": "read", "key": "k", "value": 1, "time": 40},
+]
+BAD = GOOD[:3] + [{**GOOD[3], "value": 2}]
+# 30 concurrent writes of 0/1 completing after 40 reads alternating 0 and 1:
+# too big for a 0 s budget (see test_checker_known._hard_history).
+HARD = [
+    {"process": p, "type": "invoke", "f": "write", "key": "k", "value": p % 2} for p in range(30)
+]
+for j in range(40):
+    HARD += [
+        {"process": 100 + j, "type": "invoke", "f": "read", "key": "k", "value": None},
+        {"process": 100 + j, "type": "ok", "f": "read", "key": "k", "value": j % 2},
+    ]
+HARD += [{"process": p, "type": "ok", "f": "write", "key": "k", "value": p % 2} for p in range(30)]
+for n, r in enumerate(HARD):
+    r["index"] = n
+
+
+def _file(tmp_path: Path, name: str, records: list[dict]) -> Path:
+    p = tmp_path / name
+    p.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return p
+
+
+def test_front_door_subprocess(tmp_path: Path) -> None:
+    good = _file(tmp_path, "good.jsonl", GOOD)
+    bad = _file(tmp_path, "bad.jsonl", BAD)
+    env = {**os.environ}
+    cmd = [sys.executable, "-m", "chaoskit.cli", "check"]
+    # chaoskit.cli has no __main__ guard; call main() explicitly
+    cmd = [sys.executable, "-c", "from chaoskit.cli import main; main()", "check"]
+    p = subprocess.run([*cmd, str(good)], capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"good.jsonl: linearizable \(model register, 2 ops", p.stdout)
+    p = subprocess.run(
+        [*cmd, str(good), str(bad)], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert p.returncode == 1
+    assert "bad.jsonl: not-linearizable" in p.stdout
+    assert "read 2, a value no operation on this key ever writes" in p.stdout
+    assert "total: 2 file(s): 1 linearizable, 1 not linearizable" in p.stdout
+
+
+def test_exit_codes(tmp_path: Path) -> None:
+    run = CliRunner().invoke
+    good = _file(tmp_path, "good.jsonl", GOOD)
+    hard = _file(tmp_path, "hard.jsonl", HARD)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps({**GOOD[1], "index": 0}) + "\n")
+    r = run(check, [str(good), str(hard), "--timeout", "0s"])
+    assert r.exit_code == 3, r.output
+    assert "hard.jsonl: unknown" in r.output and "time limit" in r.output
+    r = run(check, [str(broken)])
+    assert r.exit_code == 2
+    assert "broken.jsonl:1: ok completion" in r.output and "without an invocation" in r.output
+    r = run(check, [str(good), "--timeout", "soon"])
+    assert r.exit_code == 2 and "not a duration" in r.output
+    r = run(check, [str(tmp_path / "missing.jsonl")])
+    assert r.exit_code == 2 and "no such file" in r.output
+    r = run(check, [str(good), "--model", "queue"])
+    assert r.exit_code == 2
+
+
+def test_directory_json_initial_and_html(tmp_path: Path) -> None:
+    d = tmp_path / "hist"
+    d.mkdir()
+    _file(d, "a.jsonl", GOOD)
+    _file(d, "b.jsonl", BAD)
+    init0 = [
+        {**GOOD[2], "index": 0, "process": 5},
+        {**GOOD[3], "index": 1, "process": 5, "value": 0},
+    ]
+    _file(d, "c.jsonl", init0)
+    out = tmp_path / "html"
+    r = CliRunner().invoke(check, [str(d), "--json", "--initial", "0", "--html", str(out)])
+    assert r.exit_code == 1, r.output
+    doc = json.loads(r.output)
+    verdicts = {Path(f["path"]).name: f["verdict"] for f in doc["files"]}
+    # with --initial 0, a.jsonl is still fine (write 1 then read 1), c.jsonl reads 0
+    assert verdicts == {
+        "a.jsonl": "linearizable",
+        "b.jsonl": "not-linearizable",
+        "c.jsonl": "linearizable",
+    }
+    assert doc["total"]["not-linearizable"] == 1
+    assert sorted(p.name for p in out.iterdir()) == ["a.html", "b.html", "c.html"]
+
+
+def test_lost_writes_and_export(tmp_path: Path) -> None:
+    good = _file(tmp_path, "good.jsonl", GOOD)
+    edn = tmp_path / "out.edn"
+    r = CliRunner().invoke(check, [str(good), "--lost-writes", "--export-edn", str(edn)])
+    assert r.exit_code == 0, r.output
+    assert "lost writes: no acknowledged writes lost (1 acknowledged)" in r.output
+    assert edn.read_text().startswith("[{:index 0, :process 0, :type :invoke, :f :write")
+
+
+def test_html_is_self_contained_and_highlights(tmp_path: Path) -> None:
+    bad = _file(tmp_path, "bad.jsonl", BAD)
+    h = read_history(bad)
+    res = check_linearizable(h, "register")
+    out = tmp_path / "v.html"
+    render_html(h, res, out)
+    text = out.read_text()
+    assert text.startswith("<!DOCTYPE html>")
+    assert "<svg" in text and "not-linearizable" in text
+    assert text.count('class="op ok failing"') == 1
+    assert 'class="op ok conflict"' in text  # the write it conflicts with
+    # nothing fetched from anywhere when opened
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", text)
+    assert "@import" not in text and "url(http" not in text
+
+
+@pytest.mark.parametrize("n", [6000])
+def test_html_of_big_history_is_bounded(tmp_path: Path, n: int) -> None:
+    from chaoskit.checker.build import history_of
+
+    ev = []
+    for i in range(n):
+        ev += [
+            (i % 20, "invoke", "write", i, f"k{i % 10}"),
+            (i % 20, "ok", "write", i, f"k{i % 10}"),
+        ]
+    h = history_of(ev)
+    out = tmp_path / "big.html"
+    render_html(h, None, out)
+    text = out.read_text()
+    assert text.count('<rect class="op') == 4000
+    assert "Showing the first 4000 of 6000 operations" in text
