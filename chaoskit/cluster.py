@@ -1,0 +1,209 @@
+"""A running cluster: backend + links + system nodes + the fault manager.
+
+The programmatic API the engine, the pytest plugin and game days share::
+
+    with Cluster(topology, GeoKVAdapter({"mode": "quorum"}), LocalBackend(run_dir)) as c:
+        h = c.apply_fault("cut-region", {"region": "beijing"})
+        ...                       # c.client("xian").invoke("write", "k1", 1)
+        c.heal(h)
+    # on exit: every fault healed (reverse order), every process stopped
+
+`up()` brings the backend up, builds every link of the address plan, starts
+every node and waits until all serve (the error names the node and shows its log
+tail). `down()` is safe at any point, twice, and after a partial `up()`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from chaoskit.backends.base import Backend
+from chaoskit.events import EventLog
+from chaoskit.faults.base import FaultContext
+from chaoskit.faults.manager import FaultHandle, FaultManager
+from chaoskit.systems.base import Client, SystemAdapter, SystemContext
+from chaoskit.topology.model import AddressPlan, Topology
+
+
+class ClusterError(RuntimeError):
+    pass
+
+
+def _tail(path: Path, n: int = 15) -> str:
+    try:
+        lines = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log file)"
+    return "\n".join(lines[-n:])
+
+
+class Cluster:
+    def __init__(
+        self,
+        topology: Topology,
+        adapter: SystemAdapter,
+        backend: Backend,
+        *,
+        events: EventLog | None = None,
+        seed: int = 0,
+        ready_timeout_s: float = 30.0,
+        links_timeout_s: float = 10.0,
+    ) -> None:
+        self.topology = topology
+        self.adapter = adapter
+        self.backend = backend
+        self.events = events or EventLog(None)
+        self.seed = seed
+        self.ready_timeout_s = ready_timeout_s
+        self.links_timeout_s = links_timeout_s
+        self.plan: AddressPlan | None = None
+        self.links: Any = None
+        self.system: SystemContext | None = None
+        self.faults: FaultManager | None = None
+        self.ctx: FaultContext | None = None
+        self.api_url: str | None = None
+        self.timings: dict[str, float] = {}
+        self._down = False
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def up(self) -> Cluster:
+        from chaoskit.links.control import LinkControl
+
+        t = time.monotonic()
+        self.plan = self.backend.plan(self.topology, tuple(self.adapter.ports))
+        self.api_url = self.backend.up(self.topology, self.plan)
+        self.timings["backend_up_s"] = time.monotonic() - t
+
+        t = time.monotonic()
+        self.links = LinkControl(self.api_url)
+        self.links.wait_ready(self.links_timeout_s)
+        self.links.build(self.plan)
+        self.timings["links_build_s"] = time.monotonic() - t
+
+        nodes = [n.name for n in self.topology.nodes]
+        self.system = SystemContext(
+            topology=self.topology, plan=self.plan, backend=self.backend, members=list(nodes)
+        )
+        self.ctx = FaultContext(
+            topology=self.topology,
+            plan=self.plan,
+            backend=self.backend,
+            links=self.links,
+            adapter=self.adapter,
+            system=self.system,
+            seed=self.seed,
+            ready_timeout_s=self.ready_timeout_s,
+        )
+        self.faults = FaultManager(self.ctx, self.events)
+
+        t = time.monotonic()
+        for n in nodes:
+            self.backend.start_node(n, self.adapter.node_spec(n, self.system))
+        self.timings["nodes_start_s"] = time.monotonic() - t
+        t = time.monotonic()
+        try:
+            self.adapter.wait_ready(self.system, nodes, self.ready_timeout_s)
+        except Exception as e:
+            raise ClusterError(self._readiness_report(str(e), nodes)) from e
+        self.timings["nodes_ready_s"] = time.monotonic() - t
+        return self
+
+    def _readiness_report(self, message: str, nodes: list[str]) -> str:
+        """The adapter's message plus the log tail of the node it names (or of dead nodes)."""
+        named = [n for n in nodes if n in message]
+        dead = [n for n in nodes if not self.backend.is_running(n)]
+        show = list(dict.fromkeys(sorted(named, key=len, reverse=True)[:1] + dead))[:3]
+        parts = [f"the cluster did not become ready: {message}"]
+        for n in show:
+            state = "running" if self.backend.is_running(n) else "NOT running"
+            parts.append(
+                f"--- {n} ({state}), last lines of {self.backend.node_log(n)}:\n{_tail(self.backend.node_log(n))}"
+            )
+        return "\n".join(parts)
+
+    def down(self, source: str = "teardown") -> list[str]:
+        """Heal every active fault, then stop everything. Returns heal errors."""
+        errors: list[str] = []
+        if self.faults is not None:
+            self.ctx.tearing_down = True  # everything stops next: do not wait for restarts
+            errors = self.faults.heal_all(source)
+        if not self._down:
+            self._down = True
+            try:
+                self._remove_links_from_external_server()
+            finally:
+                self.backend.down()
+        return errors
+
+    def _remove_links_from_external_server(self) -> None:
+        """A link server we did not start (a real Toxiproxy) outlives the run: take our
+        proxies off it so their ports close."""
+        if not getattr(self.backend, "links_url", None) or self.links is None or self.plan is None:
+            return
+        from urllib.parse import quote
+
+        for spec in self.plan.links.values():
+            try:
+                self.links._request(
+                    "DELETE", f"/proxies/{quote(spec.name, safe='')}", ok=(200, 204, 404)
+                )
+            except Exception:  # best effort: the server may be gone
+                pass
+
+    def __enter__(self) -> Cluster:
+        try:
+            return self.up()
+        except BaseException:
+            self.down()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+    # -- faults ----------------------------------------------------------------------
+
+    def _manager(self) -> FaultManager:
+        if self.faults is None:
+            raise ClusterError("the cluster is not up")
+        return self.faults
+
+    def apply_fault(
+        self,
+        spec: Any,
+        params: dict[str, Any] | None = None,
+        *,
+        source: str = "api",
+        fault_id: str | None = None,
+    ) -> FaultHandle:
+        """Apply a fault by kind + params, or from a FaultSpec-like object (.kind, .params, .id)."""
+        if isinstance(spec, str):
+            kind, p = spec, params or {}
+        else:
+            kind, p = spec.kind, dict(spec.params)
+            fault_id = fault_id or getattr(spec, "id", None)
+        return self._manager().apply(kind, p, fault_id=fault_id, source=source)
+
+    def heal(self, handle: FaultHandle, source: str | None = None) -> bool:
+        return self._manager().heal(handle, source)
+
+    def heal_all(self, source: str = "teardown") -> list[str]:
+        return self._manager().heal_all(source) if self.faults else []
+
+    def active_faults(self) -> list[FaultHandle]:
+        return self.faults.active() if self.faults else []
+
+    # -- observation -------------------------------------------------------------------
+
+    def link_state(self) -> dict[str, Any]:
+        try:
+            return self.links.state() if self.links is not None else {}
+        except Exception as e:  # the report may do without it
+            return {"error": str(e)}
+
+    def client(self, region: str, timeout_s: float = 2.0) -> Client:
+        if self.plan is None:
+            raise ClusterError("the cluster is not up")
+        return self.adapter.client(self.plan.outside[region], region, timeout_s)

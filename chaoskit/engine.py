@@ -1,0 +1,417 @@
+"""The run loop: one experiment, top to bottom.
+
+    validate -> results dir -> backend.up + links.build + nodes ready (Cluster.up)
+    -> load from every region -> schedule (scheduler threads on the load clock)
+    -> load ends -> heal everything -> final reads -> teardown -> checks -> results
+
+Heal and teardown are guaranteed (``finally``). SIGINT/SIGTERM: the first signal
+stops the run gracefully (load stopped, faults healed, everything torn down, the
+results left marked INCOMPLETE) within a few seconds; a second one hurries
+(no grace periods). Exit codes: 0 every bound held, 1 a bound failed, 2 bad
+experiment or usage (nothing started), 3 the run itself broke or was interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+
+from chaoskit.cluster import Cluster
+from chaoskit.events import EventLog
+from chaoskit.progress import Progress
+from chaoskit.results import RunDir
+from chaoskit.scheduler import Scheduler
+
+EXIT_OK, EXIT_BOUND_FAILED, EXIT_USAGE, EXIT_BROKEN = 0, 1, 2, 3
+LOAD_STOP_BOUND_S = 5.0  # an interrupted load gets this long to flush before it is killed
+
+
+class Interrupted(BaseException):
+    """Raised (from the signal handler) while the main thread is in a blocking phase."""
+
+
+@dataclass
+class RunResult:
+    exit_code: int
+    run_dir: Path | None
+    checks: Any = None  # the report room's CheckReport (or our fallback dict)
+    error: str | None = None
+    interrupted: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Signals:
+    """First signal: stop gracefully; second: hurry; raise Interrupted inside blocking phases."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.name: str | None = None
+        self.event = threading.Event()
+        self.raise_now = False
+        self.on_hurry: list[Any] = []
+        self._old: dict[int, Any] = {}
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signals can only be handled in the main thread (pytest plugin, game day)
+        for s in (signal.SIGINT, signal.SIGTERM):
+            self._old[s] = signal.signal(s, self._handle)
+
+    def restore(self) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+        self._old.clear()
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        self.name = signal.Signals(signum).name
+        self.event.set()
+        if self.count >= 2:
+            for fn in self.on_hurry:
+                try:
+                    fn()
+                except Exception:
+                    pass
+        if self.count >= 3:
+            os._exit(EXIT_BROKEN)
+        if self.raise_now:
+            self.raise_now = False
+            raise Interrupted(self.name)
+
+    @property
+    def stopped(self) -> bool:
+        return self.event.is_set()
+
+
+def make_backend(name: str, run: RunDir, experiment: Any = None) -> Any:
+    """The backend by name (chaoskit.backends registry; both take run_dir + run_id)."""
+    links = getattr(experiment, "links", None)
+    if name == "local" and links is not None and getattr(links, "server", "builtin") == "toxiproxy":
+        if not getattr(links, "url", None):
+            raise RuntimeError(
+                "links.server toxiproxy with the local backend needs links.url (its API URL)"
+            )
+        from chaoskit.backends.local import LocalBackend
+
+        return LocalBackend(run.path, run_id=run.run_id, links_url=links.url)
+    try:
+        from chaoskit.backends import get_backend
+    except ImportError:  # registry not there: the local backend still works
+        get_backend = None
+    if get_backend is None:
+        if name != "local":
+            raise RuntimeError(f"backend {name!r} is not available here; use --backend local")
+        from chaoskit.backends.local import LocalBackend
+
+        return LocalBackend(run.path, run_id=run.run_id)
+    return get_backend(name)(run.path, run_id=run.run_id)
+
+
+def _load_plan(
+    experiment: Any, cluster: Cluster, run: RunDir, t0_ns: int, workers: int | None
+) -> Any:
+    from chaoskit.load import LoadPlan, WorkloadSpec, views_from_plan
+
+    ls = experiment.load
+    return LoadPlan(
+        system_kind=experiment.system.kind,
+        system_options=dict(experiment.system.options),
+        views=views_from_plan(cluster.plan.outside),
+        users={r: n for r, n in experiment.topology.clients.items() if n > 0},
+        workload=WorkloadSpec(
+            workload=ls.workload,
+            keys=ls.keys,
+            duration_s=ls.duration_s,
+            rate=ls.rate,
+            rate_per_region=ls.rate_per_region,
+            read_ratio=ls.read_ratio,
+            cas_ratio=ls.cas_ratio if ls.workload == "cas-register" else 0.0,
+            timeout_s=ls.timeout_s,
+            seed=experiment.seed,
+        ),
+        t0_ns=t0_ns,
+        out_dir=run.path,
+        workers=ls.workers if workers is None else workers,
+    )
+
+
+def _stop_load_bounded(load: Any, hurry: bool) -> None:
+    """LoadRun.stop() but never longer than LOAD_STOP_BOUND_S (then SIGKILL its group)."""
+    t = threading.Thread(target=load.stop, daemon=True)
+    t.start()
+    t.join(0.5 if hurry else LOAD_STOP_BOUND_S)
+    if t.is_alive():
+        for pid in getattr(load, "pids", [])[:1]:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        t.join(5)
+
+
+def _find(name: str, modules: tuple[str, ...]) -> Any:
+    """An attribute of the first module that has it (rooms export at their own pace)."""
+    import importlib
+
+    for m in modules:
+        try:
+            obj = getattr(importlib.import_module(m), name, None)
+        except ImportError:
+            continue
+        if obj is not None:
+            return obj
+    return None
+
+
+def evaluate_checks(run: RunDir, experiment: Any, link_state: dict | None) -> tuple[bool, Any]:
+    """The report room's evaluation (check.json, summary.md, report.html); our fallback
+    (the checker only) while that room is not there."""
+    evaluate = _find("evaluate", ("chaoskit.report", "chaoskit.report.checks"))
+    if evaluate is not None:
+        rep = evaluate(run.path, experiment, experiment.topology, link_state=link_state)
+        return bool(rep.passed), rep
+    return _fallback_checks(run, experiment)
+
+
+def _fallback_checks(run: RunDir, experiment: Any) -> tuple[bool, dict]:
+    from chaoskit.checker import check_linearizable, read_history
+
+    out: dict[str, Any] = {
+        "passed": True,
+        "failures": [],
+        "note": "report room unavailable: checker only",
+    }
+    lin = experiment.checks.linearizable
+    if lin is not None:
+        hist = read_history(run.file("history.jsonl"))
+        res = check_linearizable(hist, lin.model, timeout_s=lin.timeout_s)
+        out["linearizable"] = res.to_dict()
+        if res.verdict != "linearizable":
+            out["passed"] = False
+            out["failures"].append(
+                f"linearizable: {res.verdict} ({res.failing_key}): {res.explanation}"
+            )
+    run.write_json("check.json", out)
+    lines = [f"# {experiment.name}", "", "PASSED" if out["passed"] else "FAILED", ""]
+    lines += [f"- {f}" for f in out["failures"]]
+    run.write_text("summary.md", "\n".join(lines) + "\n")
+    return out["passed"], out
+
+
+def _start_live_metrics(
+    experiment: Any, run: RunDir, events: EventLog, console: Console, port: int
+) -> Any:
+    """The report room's Prometheus endpoint, following history.jsonl and events.jsonl."""
+    live_metrics = _find("LiveMetrics", ("chaoskit.report", "chaoskit.report.live"))
+    if live_metrics is None:
+        raise RuntimeError("--metrics-port: chaoskit.report.LiveMetrics is not available")
+    metrics = live_metrics(experiment.topology)
+    bound = metrics.start(run.file("history.jsonl"), run.file("events.jsonl"), port)
+    events.note("live metrics", url=f"http://127.0.0.1:{bound}/metrics")
+    console.print(f"live metrics: http://127.0.0.1:{bound}/metrics")
+    return metrics
+
+
+def _wait_for_load(load: Any, sig: _Signals, duration_s: float, run: RunDir) -> None:
+    """Until the load ends by itself (or a signal asks us to stop it, within bounds)."""
+    deadline = time.monotonic() + duration_s + 60.0
+    while load.alive() and not sig.stopped:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the load did not end within {duration_s + 60:.0f} s")
+        sig.event.wait(0.2)
+    if sig.stopped:
+        _stop_load_bounded(load, sig.count >= 2)
+        return
+    code = load.wait(30)
+    if code != 0:
+        raise RuntimeError(f"the load process failed (exit {code}); see {run.file('load.log')}")
+
+
+def _save_experiment(run: RunDir, experiment: Any) -> None:
+    raw = getattr(experiment, "raw", None) or {"name": experiment.name}
+    run.write_text(
+        "experiment.yaml", yaml.safe_dump(raw, sort_keys=False, default_flow_style=False)
+    )
+
+
+def run_experiment(
+    experiment: Any,
+    results_root: Path,
+    *,
+    backend: str | None = None,
+    metrics_port: int | None = None,
+    workers: int | None = None,
+    quiet: bool = False,
+    console: Console | None = None,
+    install_signals: bool = True,
+) -> RunResult:
+    console = console or Console(stderr=True, quiet=quiet)
+    backend_name = backend or getattr(experiment, "backend", None) or "local"
+
+    # ---- validate: nothing starts when the system cannot run here ----------------
+    from chaoskit.systems import get_adapter
+
+    adapter = get_adapter(experiment.system.kind)(dict(experiment.system.options))
+    problems = adapter.validate(backend_name)
+    if problems:
+        return RunResult(EXIT_USAGE, None, error="; ".join(problems))
+
+    run = RunDir.create(Path(results_root), experiment.name)
+    _save_experiment(run, experiment)
+    t0_ns = time.monotonic_ns()
+    events = EventLog(run.file("events.jsonl"), t0_ns)
+    events.emit(
+        "run-start",
+        experiment=experiment.name,
+        backend=backend_name,
+        seed=experiment.seed,
+        run_dir=str(run.path),
+        pid=os.getpid(),
+    )
+    sig = _Signals()
+    if install_signals:
+        sig.install()
+    progress = Progress(console, quiet=quiet)
+    result = RunResult(EXIT_BROKEN, run.path)
+    cluster: Cluster | None = None
+    load = None
+    sched: Scheduler | None = None
+    metrics = None
+    link_state: dict | None = None
+    teardown_errors: list[str] = []
+
+    def hurry() -> None:
+        if cluster is not None:
+            cluster.backend.hurry = True
+            if cluster.ctx is not None:
+                cluster.ctx.ready_timeout_s = 1.0
+
+    sig.on_hurry.append(hurry)
+    try:
+        # ---- topology up: backend, links, nodes ready -----------------------------
+        progress.set_phase("bringing the topology up")
+        progress.start()
+        be = make_backend(backend_name, run, experiment)
+        cluster = Cluster(experiment.topology, adapter, be, events=events, seed=experiment.seed)
+        sig.raise_now = True
+        cluster.up()
+        sig.raise_now = False
+        result.timings.update(cluster.timings)
+        events.note("topology up", timings=cluster.timings, api=cluster.api_url)
+        if sig.stopped:
+            raise Interrupted(sig.name)
+
+        # ---- load from every region + the fault schedule --------------------------
+        from chaoskit.load import final_reads, start_load
+
+        plan = _load_plan(experiment, cluster, run, t0_ns, workers)
+        if metrics_port is not None:
+            metrics = _start_live_metrics(experiment, run, events, console, metrics_port)
+        progress.set_phase("load + faults")
+        sig.raise_now = True
+        load = start_load(plan)
+        sig.raise_now = False
+        load_start_ns = time.monotonic_ns()
+        if hasattr(be, "adopt"):  # a crashed harness's load is found by `chaoskit clean` too
+            for i, pid in enumerate(getattr(load, "pids", [])):
+                be.adopt(f"load-{i}", pid)
+        events.emit(
+            "load-start",
+            duration_s=experiment.load.duration_s,
+            users=plan.users,
+            workers=plan.workers,
+        )
+        progress.follow(run.file("history.jsonl"), cluster.active_faults)
+        sched = Scheduler(
+            experiment.schedule,
+            cluster.faults,
+            base_ns=load_start_ns,
+            seed=experiment.seed,
+            end_s=experiment.load.duration_s,
+        )
+        sched.start()
+        _wait_for_load(load, sig, experiment.load.duration_s, run)
+        sched.stop()
+        events.emit("load-stop", interrupted=sig.stopped)
+
+        # ---- heal everything, final reads, teardown --------------------------------
+        progress.set_phase("healing")
+        if sig.stopped:
+            cluster.ctx.tearing_down = True  # no final reads follow: do not wait for restarts
+        heal_errors = cluster.heal_all("teardown" if sig.stopped else "schedule")
+        if sig.stopped:
+            raise Interrupted(sig.name)
+        if experiment.load.final_reads:
+            progress.set_phase("final reads")
+            sig.raise_now = True
+            counts = final_reads(plan)
+            sig.raise_now = False
+            events.emit("final-reads", regions=counts)
+        link_state = cluster.link_state()
+        progress.set_phase("tearing down")
+        teardown_errors += cluster.down()
+        events.emit("run-end", ok=True, heal_errors=heal_errors)
+        events.close()
+
+        # ---- checks and results -----------------------------------------------------
+        progress.set_phase("checking")
+        sig.raise_now = True
+        passed, report = evaluate_checks(run, experiment, link_state)
+        sig.raise_now = False
+        result.checks = report
+        broken = [*sched.errors, *heal_errors, *teardown_errors]
+        if broken:
+            result.error = "the run did not go as scheduled: " + "; ".join(broken)
+            result.exit_code = EXIT_BROKEN
+        else:
+            result.exit_code = EXIT_OK if passed else EXIT_BOUND_FAILED
+    except Interrupted:
+        result.interrupted = True
+        result.error = f"interrupted by {sig.name or 'a signal'}"
+        result.exit_code = EXIT_BROKEN
+    except Exception as e:
+        result.error = f"{type(e).__name__}: {e}"
+        result.exit_code = EXIT_BROKEN
+        run.write_text("error.txt", traceback.format_exc())
+    finally:
+        sig.raise_now = False
+        # Guaranteed teardown, in order: stop injecting, stop the load, heal, stop processes.
+        try:
+            if sched is not None:
+                sched.stop(5)
+            if load is not None and load.alive():
+                _stop_load_bounded(load, sig.count >= 2)
+            if cluster is not None:
+                teardown_errors += cluster.down("teardown")
+        except Exception as e:  # never let cleanup hide the first error
+            teardown_errors.append(f"teardown: {e}")
+        if metrics is not None:
+            try:
+                metrics.stop()
+            except Exception:
+                pass
+        progress.stop()
+        if result.error is not None:
+            events.emit("run-end", ok=False, error=result.error, teardown_errors=teardown_errors)
+        events.close()
+        if install_signals:
+            sig.restore()
+        if result.exit_code in (EXIT_OK, EXIT_BOUND_FAILED) and not teardown_errors:
+            run.finish()
+        else:
+            run.mark_incomplete(
+                (result.error or "the run did not finish")
+                + ("\nteardown: " + "; ".join(teardown_errors) if teardown_errors else "")
+            )
+            if result.exit_code in (EXIT_OK, EXIT_BOUND_FAILED):
+                result.exit_code = EXIT_BROKEN
+    return result

@@ -1,0 +1,64 @@
+"""Clock faults through Backend.set_clock_offset (libfaketime in both backends).
+
+Only nodes started with NodeSpec.faketime can be skewed; systems that read the
+clock without libc (Go: etcd) say so through SystemAdapter.supports_clock_skew and
+the experiment room rejects clock faults for them before anything starts.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from chaoskit.faults.base import Applied, FaultContext, FaultError, fault
+from chaoskit.faults.params import millis
+from chaoskit.faults.selectors import select_nodes
+
+
+def _reset(ctx: FaultContext, nodes: list[str]) -> None:
+    errors = []
+    for n in nodes:
+        try:
+            ctx.backend.set_clock_offset(n, None)
+        except Exception as e:  # reset every node even if one fails
+            errors.append(f"{n}: {e}")
+    if errors:
+        raise FaultError("clock reset failed on " + "; ".join(errors))
+
+
+def _parse_when(v: Any) -> datetime:
+    if isinstance(v, datetime):
+        return v if v.tzinfo else v.replace(tzinfo=UTC)
+    try:
+        d = datetime.fromisoformat(str(v).replace("Z", "+00:00"))
+    except ValueError as e:
+        raise FaultError(f"clock-skew `at` must be an ISO date-time, got {v!r}") from e
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+
+@fault("clock-skew", "clock")
+def clock_skew(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
+    nodes = select_nodes(ctx, params.get("target"), ctx.rng_for(fid))
+    if params.get("at") is not None and params.get("offset") is None:
+        when = _parse_when(params["at"])
+        offset_ms = (when - datetime.now(UTC)).total_seconds() * 1000.0
+        targets: dict[str, Any] = {"nodes": nodes, "at": when.isoformat()}
+    else:
+        offset_ms = millis(params.get("offset", 0), "offset")
+        targets = {"nodes": nodes, "offset_ms": offset_ms}
+    done: list[str] = []
+    try:
+        for n in nodes:
+            ctx.backend.set_clock_offset(n, offset_ms)
+            done.append(n)
+    except BaseException:
+        _reset(ctx, done)
+        raise
+    return Applied(targets=targets, heal=lambda: _reset(ctx, nodes))
+
+
+@fault("clock-reset", "clock")
+def clock_reset(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
+    nodes = select_nodes(ctx, params.get("target", "all"), ctx.rng_for(fid))
+    _reset(ctx, nodes)
+    return Applied(targets={"nodes": nodes}, heal=lambda: None, instant=True)

@@ -1,0 +1,351 @@
+"""Network faults: they act on the inter-region links only.
+
+Traffic inside a region goes direct (no link), so a *region* is the network's
+failure domain: a cut separates regions, never nodes of one region. A link is one
+proxy per (source region, destination node, port): its upstream stream carries
+source -> node bytes, its downstream stream node -> source bytes.
+
+Overlapping faults (a region cut while one of its nodes is isolated, two latency
+faults on one pair) are tracked by :class:`LinkOverlay`: each fault records what it
+wants per link, and healing one fault re-applies whatever the others still want,
+so heals can come in any order and the links end where they began.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from chaoskit.faults.base import Applied, FaultContext, FaultError, fault
+from chaoskit.faults.params import millis
+from chaoskit.faults.selectors import resolve_region, select_links, select_nodes
+from chaoskit.topology.model import AddressPlan, Latency, LinkSpec
+
+
+@dataclass(frozen=True)
+class _Cut:
+    direction: str  # both | upstream | downstream
+    mode: str  # blackhole | refuse
+
+
+@dataclass(frozen=True)
+class _Lat:
+    mode: str  # set | add
+    latency: Latency
+
+
+class LinkOverlay:
+    """Per-link bookkeeping of active cuts and latency changes, by fault id."""
+
+    def __init__(self, links: Any, plan: AddressPlan) -> None:
+        self.links = links
+        self.base = {s.name: s.latency for s in plan.links.values()}
+        self.cuts: dict[str, dict[str, _Cut]] = defaultdict(dict)
+        self.lats: dict[str, dict[str, _Lat]] = defaultdict(dict)
+        self._lock = threading.RLock()
+
+    # -- cuts ---------------------------------------------------------------------
+
+    @staticmethod
+    def _effective_cut(cuts: dict[str, _Cut]) -> _Cut | None:
+        if not cuts:
+            return None
+        if any(c.mode == "refuse" for c in cuts.values()):
+            return _Cut("both", "refuse")  # a refused link is down both ways anyway
+        dirs: set[str] = set()
+        for c in cuts.values():
+            dirs |= {"upstream", "downstream"} if c.direction == "both" else {c.direction}
+        return _Cut("both" if len(dirs) == 2 else dirs.pop(), "blackhole")
+
+    def _push_cuts(self, names: list[str], before: dict[str, _Cut | None]) -> None:
+        to_heal: list[str] = []
+        to_cut: dict[_Cut, list[str]] = defaultdict(list)
+        for n in names:
+            now = self._effective_cut(self.cuts.get(n, {}))
+            if now == before[n]:
+                continue
+            if before[n] is not None:
+                to_heal.append(n)
+            if now is not None:
+                to_cut[now].append(n)
+        if to_heal:
+            self.links.heal(to_heal)
+        for c, ns in to_cut.items():
+            self.links.cut(ns, direction=c.direction, mode=c.mode)
+
+    def cut(
+        self, fid: str, names: list[str], direction: str = "both", mode: str = "blackhole"
+    ) -> None:
+        with self._lock:
+            before = {n: self._effective_cut(self.cuts.get(n, {})) for n in names}
+            for n in names:
+                self.cuts[n][fid] = _Cut(direction, mode)
+            try:
+                self._push_cuts(names, before)
+            except BaseException:
+                for n in names:
+                    self.cuts[n].pop(fid, None)
+                raise
+
+    def uncut(self, fid: str) -> None:
+        with self._lock:
+            names = [n for n, cs in self.cuts.items() if fid in cs]
+            before = {n: self._effective_cut(self.cuts[n]) for n in names}
+            for n in names:
+                self.cuts[n].pop(fid, None)
+            self._push_cuts(names, before)
+
+    # -- latency ------------------------------------------------------------------
+
+    def _effective_lat(self, name: str) -> Latency:
+        lat = self.base[name]
+        for change in self.lats.get(name, {}).values():  # in application order
+            if change.mode == "set":
+                lat = change.latency
+            else:
+                lat = Latency(
+                    lat.rtt_ms + change.latency.rtt_ms, lat.jitter_ms + change.latency.jitter_ms
+                )
+        return lat
+
+    def _push_lats(self, names: list[str], before: dict[str, Latency]) -> None:
+        groups: dict[Latency, list[str]] = defaultdict(list)
+        for n in names:
+            now = self._effective_lat(n)
+            if now != before[n]:
+                groups[now].append(n)
+        for lat, ns in groups.items():
+            self.links.set_latency(ns, lat)
+
+    def set_latency(self, fid: str, names: list[str], mode: str, latency: Latency) -> None:
+        with self._lock:
+            before = {n: self._effective_lat(n) for n in names}
+            for n in names:
+                self.lats[n][fid] = _Lat(mode, latency)
+            try:
+                self._push_lats(names, before)
+            except BaseException:
+                for n in names:
+                    self.lats[n].pop(fid, None)
+                raise
+
+    def unset_latency(self, fid: str) -> None:
+        with self._lock:
+            names = [n for n, ls in self.lats.items() if fid in ls]
+            before = {n: self._effective_lat(n) for n in names}
+            for n in names:
+                self.lats[n].pop(fid, None)
+            self._push_lats(names, before)
+
+
+def _mode(params: dict[str, Any]) -> str:
+    mode = params.get("mode", "blackhole")
+    if mode not in ("blackhole", "refuse"):
+        raise FaultError(f"mode must be blackhole or refuse, got {mode!r}")
+    return mode
+
+
+def _names(specs: list[LinkSpec]) -> list[str]:
+    return sorted({s.name for s in specs})
+
+
+def _cut_applied(
+    ctx: FaultContext, fid: str, names: list[str], targets: dict[str, Any], **kw: str
+) -> Applied:
+    ctx.overlay.cut(fid, names, **kw)
+    targets["links"] = names
+    return Applied(targets=targets, heal=lambda: ctx.overlay.uncut(fid))
+
+
+def _between(plan: AddressPlan, a: set[str], b: set[str]) -> list[LinkSpec]:
+    """Links from a region in `a` to a node in `b` and vice versa."""
+    return [
+        s
+        for s in plan.links.values()
+        if (s.source_region in a and s.dest_region in b)
+        or (s.source_region in b and s.dest_region in a)
+    ]
+
+
+@fault("cut-region", "network")
+def cut_region(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
+    """Every link into and out of the region, both directions."""
+    region = resolve_region(ctx, params.get("region"), ctx.rng_for(fid))
+    names = _names(ctx.plan.links_touching(region))
+    targets = {"regions": [region], "nodes": [n.name for n in ctx.topology.nodes_in(region)]}
+    return _cut_applied(ctx, fid, names, targets, direction="both", mode=_mode(params))
+
+
+def _groups(ctx: FaultContext, groups: list[list[str]]) -> list[set[str]]:
+    all_regions = set(ctx.topology.region_names)
+    out = [set(g) for g in groups]
+    named = set().union(*out) if out else set()
+    unknown = named - all_regions
+    if unknown:
+        raise FaultError(
+            f"unknown regions {sorted(unknown)}; regions: {', '.join(sorted(all_regions))}"
+        )
+    rest = all_regions - named
+    if rest:
+        out.append(rest)  # regions not named form one more group
+    return out
+
+
+@fault("partition", "network")
+def partition(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
+    """Cut every link between regions of different groups."""
+    groups = _groups(ctx, params.get("groups") or [])
+    specs: list[LinkSpec] = []
+    for i, a in enumerate(groups):
+        for b in groups[i + 1 :]:
+            specs += _between(ctx.plan, a, b)
+    targets = {"groups": [sorted(g) for g in groups], "regions": sorted(set().union(*groups))}
+    return _cut_applied(ctx, fid, _names(specs), targets, direction="both", mode=_mode(params))
+
+
+@fault("bridge", "network")
+def bridge(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
+    """Two halves cannot talk; the bridge region keeps its links to both."""
+    halves = params.get("halves") or []
+    if len(halves) != 2:
+        raise FaultError("bridge needs `halves`: two lists of regions")
+    b = params.get("bridge")
+    a_half = set(halves[0]) - {b}
+    b_half = set(halves[1]) - {b}
+    _groups(ctx, [sorted(a_half), sorted(b_half)])  # validates names
+    specs = _between(ctx.plan, a_half, b_half)
+    targets = {
+        "halves": [sorted(a_half), sorted(b_half)],
+        "bridge": b,
+        "regions": sorted(a_half | b_half),
+    }
+    return _cut_applied(ctx, fid, _names(specs), targets, direction="both", mode=_mode(params))
+
+
+@fault("one-way", "network")
+def one_way(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
+    """Bytes from `from` to `to` are dropped; the reverse direction flows.
+
+    On links opened by `from` towards `to`'s nodes that is the upstream stream; on
+    links opened by `to` towards `from`'s nodes it is the downstream stream.
+    """
+    rng = ctx.rng_for(fid)
+    src = resolve_region(ctx, params.get("from"), rng)
+    dst = resolve_region(ctx, params.get("to"), rng)
+    if src == dst:
+        raise FaultError("one-way needs two different regions")
+    mode = _mode(params)
+    if mode == "refuse":
+        raise FaultError("one-way cannot use mode refuse (a refused link is down both ways)")
+    up = _names(
+        [s for s in ctx.plan.links.values() if s.source_region == src and s.dest_region == dst]
+    )
+    down = _names(
+        [s for s in ctx.plan.links.values() if s.source_region == dst and s.dest_region == src]
+    )
+    ctx.overlay.cut(fid, up, direction="upstream", mode=mode)
+    try:
+        ctx.overlay.cut(fid, down, direction="downstream", mode=mode)
+    except BaseException:
+        ctx.overlay.uncut(fid)
+        raise
+    return Applied(
+        targets={"regions": [src, dst], "from": src, "to": dst, "links": up + down},
+        heal=lambda: ctx.overlay.uncut(fid),
+    )
+
+
+@fault("isolate-node", "network")
+def isolate_node(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
+    """Every link into the node from other regions, both directions.
+
+    Its region-mates still reach it directly (no link inside a region), and links
+    out of its region are shared with its region-mates, so they stay up.
+    """
+    nodes = select_nodes(ctx, params.get("target"), ctx.rng_for(fid))
+    names = _names([s for s in ctx.plan.links.values() if s.dest_node in nodes])
+    return _cut_applied(ctx, fid, names, {"nodes": nodes}, direction="both", mode=_mode(params))
+
+
+@fault("latency", "network")
+def latency(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
+    """Set (or add to) the RTT and jitter of matching links."""
+    specs = select_links(ctx, params.get("links", "all"))
+    mode = params.get("mode", "set")
+    if mode not in ("set", "add"):
+        raise FaultError(f"latency mode must be set or add, got {mode!r}")
+    lat = Latency(millis(params.get("rtt", 0), "rtt"), millis(params.get("jitter", 0), "jitter"))
+    names = _names(specs)
+    ctx.overlay.set_latency(fid, names, mode, lat)
+    return Applied(
+        targets={"links": names, "rtt_ms": lat.rtt_ms, "jitter_ms": lat.jitter_ms, "mode": mode},
+        heal=lambda: ctx.overlay.unset_latency(fid),
+    )
+
+
+def _toxic_applied(
+    ctx: FaultContext,
+    fid: str,
+    names: list[str],
+    type_: str,
+    attrs: dict[str, Any],
+    toxicity: float,
+    targets: dict,
+) -> Applied:
+    added: list[str] = []
+    try:
+        for stream in ("upstream", "downstream"):
+            tname = f"chaoskit-{fid}-{type_}-{stream}"
+            ctx.links.add_toxic(names, type_, attrs, stream=stream, toxicity=toxicity, name=tname)
+            added.append(tname)
+    except BaseException:
+        for t in added:
+            ctx.links.remove_toxic(names, t)
+        raise
+
+    def heal() -> None:
+        for t in reversed(added):
+            ctx.links.remove_toxic(names, t)
+
+    targets["links"] = names
+    return Applied(targets=targets, heal=heal)
+
+
+@fault("bandwidth", "network")
+def bandwidth(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
+    """Limit matching links to rate_kbps (KB/s, Toxiproxy's unit) in both directions."""
+    rate = params.get("rate_kbps")
+    if not isinstance(rate, int | float) or rate <= 0:
+        raise FaultError(f"bandwidth needs rate_kbps > 0, got {rate!r}")
+    names = _names(select_links(ctx, params.get("links", "all")))
+    return _toxic_applied(
+        ctx, fid, names, "bandwidth", {"rate": int(rate)}, 1.0, {"rate_kbps": rate}
+    )
+
+
+@fault("flaky", "network")
+def flaky(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
+    """A per-connection misbehaviour with probability = toxicity."""
+    kind = params.get("kind", "reset_peer")
+    p = float(params.get("probability", 0.5))
+    if not 0.0 <= p <= 1.0:
+        raise FaultError(f"probability must be within 0..1, got {p}")
+    if kind == "reset_peer":
+        attrs: dict[str, Any] = {"timeout": int(millis(params.get("timeout", 0), "timeout"))}
+    elif kind == "timeout":
+        attrs = {"timeout": int(millis(params.get("timeout", 0), "timeout"))}
+    elif kind == "slicer":
+        attrs = {
+            "average_size": int(params.get("average_size", 64)),
+            "size_variation": int(params.get("size_variation", 32)),
+            "delay": int(params.get("delay_us", 1000)),
+        }
+    else:
+        raise FaultError(f"flaky kind must be reset_peer, timeout or slicer, got {kind!r}")
+    names = _names(select_links(ctx, params.get("links", "all")))
+    return _toxic_applied(ctx, fid, names, kind, attrs, p, {"kind": kind, "probability": p})
+
+
+__all__ = ["LinkOverlay"]

@@ -1,0 +1,128 @@
+"""The results directory of one run: layout, atomic writes, the INCOMPLETE marker.
+
+Layout (docs/contracts.md): ``results/<experiment name>/<UTC timestamp>/`` with a
+``latest`` symlink next to the timestamps. ``INCOMPLETE`` is created first and
+removed only by :meth:`RunDir.finish`, so a crashed or interrupted run is always
+recognisable. Every file is written to a temporary name in the same directory and
+renamed into place, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+INCOMPLETE = "INCOMPLETE"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temp file in the same directory + rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        # mkstemp creates 0600; results are for reading by anyone the umask allows.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _timestamp() -> str:
+    # Sortable, filesystem-safe, UTC; microseconds keep two quick runs apart.
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+def _safe_name(name: str) -> str:
+    keep = [c if (c.isalnum() or c in "-_.") else "_" for c in name]
+    return "".join(keep).strip(".") or "experiment"
+
+
+@dataclass
+class RunDir:
+    """One run's results directory."""
+
+    path: Path
+    name: str
+
+    @classmethod
+    def create(cls, results_root: Path, name: str) -> RunDir:
+        base = Path(results_root) / _safe_name(name)
+        base.mkdir(parents=True, exist_ok=True)
+        while True:
+            path = base / _timestamp()
+            try:
+                path.mkdir()
+                break
+            except FileExistsError:  # same microsecond: try again
+                continue
+        (path / "logs").mkdir()
+        atomic_write_text(path / INCOMPLETE, "run started; removed when every result is written\n")
+        run = cls(path=path, name=name)
+        run.point_latest()
+        return run
+
+    @property
+    def run_id(self) -> str:
+        return f"{_safe_name(self.name)}-{self.path.name}"
+
+    def file(self, rel: str) -> Path:
+        return self.path / rel
+
+    def write_text(self, rel: str, text: str) -> Path:
+        p = self.path / rel
+        atomic_write_text(p, text)
+        return p
+
+    def write_json(self, rel: str, obj: Any) -> Path:
+        p = self.path / rel
+        atomic_write_json(p, obj)
+        return p
+
+    def point_latest(self) -> None:
+        """`latest` -> this run (relative link, replaced atomically)."""
+        link = self.path.parent / "latest"
+        tmp = self.path.parent / f".latest.{os.getpid()}.tmp"
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+        os.symlink(self.path.name, tmp)
+        os.replace(tmp, link)
+
+    def mark_incomplete(self, reason: str) -> None:
+        atomic_write_text(self.path / INCOMPLETE, reason.rstrip() + "\n")
+
+    @property
+    def incomplete(self) -> bool:
+        return (self.path / INCOMPLETE).exists()
+
+    def finish(self) -> None:
+        """Everything is written: drop the INCOMPLETE marker (the very last step)."""
+        try:
+            (self.path / INCOMPLETE).unlink()
+        except FileNotFoundError:
+            pass

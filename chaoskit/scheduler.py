@@ -1,0 +1,171 @@
+"""The fault schedule, driven on the run's clock by one thread per schedule item.
+
+Item shapes (from chaoskit.experiment; read by duck typing so this module does
+not depend on that room's classes):
+
+- timed: ``.at_s``, ``.for_s`` (None = until the end of the load), ``.fault``
+  (``.kind``, ``.params``, ``.id``) -- applied at ``at``, healed ``for`` later.
+- sequence: ``.at_s``, ``.steps`` -- waits (``.s`` / ``.seconds``) and timed steps
+  run in order; a step with ``for`` blocks that long and heals before the next.
+- random nemesis: ``.faults``, ``.interval_s``, ``.for_s``, ``.start_s``,
+  ``.stop_s`` -- from ``start`` until ``stop`` (or the end of the load), every
+  ``interval`` one fault chosen by a random source seeded from the experiment's
+  seed, so the same seed replays the same faults on the same targets.
+
+Times are seconds after ``base_ns`` (the load start on the monotonic clock).
+``stop()`` ends every thread promptly; faults still active then are healed by the
+engine (``FaultManager.heal_all``), not here.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from chaoskit.faults.manager import FaultHandle, FaultManager
+
+
+def _wait_seconds(step: Any) -> float | None:
+    for attr in ("s", "seconds", "wait_s", "duration_s"):
+        v = getattr(step, attr, None)
+        if isinstance(v, int | float):
+            return float(v)
+    return None
+
+
+def _kind(item: Any) -> str:
+    if hasattr(item, "steps"):
+        return "sequence"
+    if hasattr(item, "faults") and hasattr(item, "interval_s"):
+        return "random"
+    if hasattr(item, "fault"):
+        return "timed"
+    if _wait_seconds(item) is not None:
+        return "wait"
+    raise TypeError(f"unknown schedule item {item!r}")
+
+
+class Scheduler:
+    def __init__(
+        self,
+        items: list[Any],
+        manager: FaultManager,
+        base_ns: int,
+        seed: int = 0,
+        end_s: float | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self.items = list(items)
+        self.manager = manager
+        self.base_ns = base_ns
+        self.seed = seed
+        self.end_s = end_s  # no new fault after this (the load's end)
+        self.on_error = on_error
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- clock --------------------------------------------------------------------
+
+    def elapsed_s(self) -> float:
+        return (time.monotonic_ns() - self.base_ns) / 1e9
+
+    def _sleep_until(self, t_s: float) -> bool:
+        """Sleep until t_s after base; True if stopped meanwhile (or t_s is past the end)."""
+        if self.end_s is not None and t_s >= self.end_s:
+            self._stop.wait(max(0.0, self.end_s - self.elapsed_s()))
+            return True
+        return self._stop.wait(max(0.0, t_s - self.elapsed_s()))
+
+    def _sleep_for(self, s: float) -> bool:
+        return self._sleep_until(self.elapsed_s() + s) if s > 0 else self._stop.is_set()
+
+    # -- running --------------------------------------------------------------------
+
+    def start(self) -> None:
+        for i, item in enumerate(self.items):
+            kind = _kind(item)
+            target = {
+                "timed": self._run_timed,
+                "sequence": self._run_sequence,
+                "random": self._run_random,
+            }.get(kind)
+            if target is None:
+                raise TypeError(f"schedule item {i}: a bare {kind} outside a sequence")
+            t = threading.Thread(
+                target=self._guard, args=(target, item, i), name=f"schedule-{i}", daemon=True
+            )
+            self._threads.append(t)
+            t.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        deadline = time.monotonic() + timeout_s
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def _guard(self, fn: Callable[[Any, int], None], item: Any, index: int) -> None:
+        try:
+            fn(item, index)
+        except Exception as e:  # recorded; the engine decides what a broken schedule means
+            msg = f"schedule item {index}: {type(e).__name__}: {e}"
+            self.errors.append(msg)
+            if self.on_error:
+                self.on_error(msg)
+
+    def _apply(self, spec: Any, fault_id: str, source: str) -> FaultHandle:
+        return self.manager.apply(spec.kind, dict(spec.params), fault_id=fault_id, source=source)
+
+    def _timed(self, item: Any, fault_id: str, source: str) -> None:
+        """Apply now; if it has a duration, hold it (unless stopped) and heal."""
+        h = self._apply(item.fault, fault_id, source)
+        if item.for_s is not None:
+            if not self._sleep_for(float(item.for_s)):
+                self.manager.heal(h, source)
+
+    def _run_timed(self, item: Any, index: int) -> None:
+        if self._sleep_until(float(item.at_s or 0.0)):
+            return
+        self._timed(item, getattr(item.fault, "id", None) or f"s{index}", "schedule")
+
+    def _run_sequence(self, item: Any, index: int) -> None:
+        if self._sleep_until(float(getattr(item, "at_s", 0.0) or 0.0)):
+            return
+        for j, step in enumerate(item.steps):
+            kind = _kind(step)
+            if kind == "wait":
+                if self._sleep_for(_wait_seconds(step) or 0.0):
+                    return
+            elif kind == "timed":
+                fid = getattr(step.fault, "id", None) or f"s{index}.{j}"
+                self._timed(step, fid, "schedule")
+                if self.stopped:
+                    return
+            else:
+                raise TypeError(f"sequence step {j}: {kind} is not allowed inside a sequence")
+
+    def _run_random(self, item: Any, index: int) -> None:
+        rng = random.Random(f"{self.seed}:random:{index}")
+        t = float(item.start_s or 0.0)
+        stop_s = item.stop_s
+        interval = float(item.interval_s)
+        hold = float(item.for_s or 0.0)
+        n = 0
+        while stop_s is None or t < float(stop_s):
+            if self._sleep_until(t):
+                return
+            spec = rng.choice(list(item.faults))
+            base_id = getattr(spec, "id", None) or f"r{index}"
+            h = self._apply(spec, f"{base_id}#{n}", "random")
+            n += 1
+            if self._sleep_for(hold):
+                return
+            self.manager.heal(h, "random")
+            t = max(t + interval, self.elapsed_s())

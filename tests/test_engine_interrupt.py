@@ -1,0 +1,129 @@
+"""Ctrl-C in the middle of `chaoskit run`: out within 10 s, every fault healed,
+no process left, the results marked INCOMPLETE."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAOSKIT = str(Path(sys.executable).parent / "chaoskit")
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below `pid` (children files of every task, recursively)."""
+    out: set[int] = set()
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                kids = [int(x) for x in (task / "children").read_text().split()]
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            for k in kids:
+                if k not in out:
+                    out.add(k)
+                    todo.append(k)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return raw.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _events(run_dir: Path) -> list[dict]:
+    p = run_dir / "events.jsonl"
+    if not p.exists():
+        return []
+    return [json.loads(line) for line in p.read_text().splitlines() if line.strip().endswith("}")]
+
+
+@pytest.mark.parametrize(
+    ("sig", "times"),
+    [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGINT, 2)],
+    ids=["sigint", "sigterm", "sigint-twice-hurries"],
+)
+def test_interrupt_heals_and_cleans_up(sig: int, times: int, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    registry = tmp_path / "registry"
+    env = dict(os.environ, CHAOSKIT_LOCAL_REGISTRY=str(registry))
+    proc = subprocess.Popen(
+        [
+            CHAOSKIT,
+            "run",
+            str(ROOT / "experiments" / "smoke.yaml"),
+            "--set",
+            "load.duration=60s",
+            "--set",
+            "schedule.0.at=1s",
+            "--set",
+            "schedule.0.for=50s",
+            "--results",
+            str(results),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # like a terminal: the signal goes to chaoskit alone
+    )
+    try:
+        run_dir = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            latest = results / "smoke" / "latest"
+            if latest.exists() and any(e["event"] == "apply" for e in _events(latest.resolve())):
+                run_dir = latest.resolve()
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.2)
+        assert run_dir is not None, "the fault was never applied"
+        time.sleep(1.0)  # load and fault both running
+        kids = _descendants(proc.pid)
+        recs = [json.loads(p.read_text()) for p in registry.glob("*/pids/*.json")]
+        names = sorted(r["name"] for r in recs)
+        assert names == ["beijing-1", "links", "load-0", "shanghai-1", "xian-1"], names
+        registered = {r["pid"] for r in recs}
+        assert registered <= kids, "nodes, link server and load are all ours"
+
+        t = time.monotonic()
+        proc.send_signal(sig)
+        if times == 2:
+            time.sleep(0.2)
+            proc.send_signal(sig)
+        out, err = proc.communicate(timeout=15)
+        took = time.monotonic() - t
+        assert took < (10 if times == 1 else 5), f"exit took {took:.1f} s"
+        assert proc.returncode == 3, err
+
+        events = _events(run_dir)
+        applied = {e["id"] for e in events if e["event"] == "apply"}
+        healed = {e["id"] for e in events if e["event"] == "heal" and e["source"] == "teardown"}
+        assert applied and applied == healed, events
+        assert events[-1]["event"] == "run-end" and events[-1]["ok"] is False
+        assert "interrupted" in events[-1]["error"]
+        assert (run_dir / "INCOMPLETE").exists()
+        assert "interrupted" in (run_dir / "INCOMPLETE").read_text()
+
+        time.sleep(0.2)
+        left = [k for k in kids if _alive(k)]
+        assert not left, f"processes left behind: {left}"
+        assert not list(registry.glob("*/pids/*.json")), "the pid registry is emptied"
+        assert str(run_dir) in out
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
