@@ -132,7 +132,7 @@ def test_clock_skew_visible_and_reset(cluster: Cluster, clean: None, need_faketi
     cluster.heal(h)
     assert abs(_node_clock_offset(cluster, "xian-1")) < 2
     h = cluster.apply_fault(
-        "clock-skew", {"target": {"region": "beijing"}, "at": "2030-01-01T00:00:00"}
+        "clock-skew", {"target": {"region": "beijing"}, "time": "2030-01-01T00:00:00"}
     )
     year = parsedate_to_datetime(_get(cluster, "beijing-1").getheader("Date")).year
     assert year == 2030

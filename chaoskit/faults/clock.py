@@ -32,17 +32,19 @@ def _parse_when(v: Any) -> datetime:
     try:
         d = datetime.fromisoformat(str(v).replace("Z", "+00:00"))
     except ValueError as e:
-        raise FaultError(f"clock-skew `at` must be an ISO date-time, got {v!r}") from e
+        raise FaultError(f"clock-skew `time` must be an ISO date-time, got {v!r}") from e
     return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
 @fault("clock-skew", "clock")
 def clock_skew(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     nodes = select_nodes(ctx, params.get("target"), ctx.rng_for(fid))
-    if params.get("at") is not None and params.get("offset") is None:
-        when = _parse_when(params["at"])
+    # `time` is the absolute clock (the experiment schema's name; `at` is every
+    # schedule entry's start time, so it cannot also name the clock).
+    if params.get("time") is not None and params.get("offset") is None:
+        when = _parse_when(params["time"])
         offset_ms = (when - datetime.now(UTC)).total_seconds() * 1000.0
-        targets: dict[str, Any] = {"nodes": nodes, "at": when.isoformat()}
+        targets: dict[str, Any] = {"nodes": nodes, "time": when.isoformat()}
     else:
         offset_ms = millis(params.get("offset", 0), "offset")
         targets = {"nodes": nodes, "offset_ms": offset_ms}
