@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs and starts what chaoskit's full test suite needs on Debian 12:
 # Docker engine (docker.io) + docker-compose, debootstrap (offline images),
-# etcd-server, libfaketime, prometheus, chromium. Idempotent; needs root for apt.
+# etcd-server, libfaketime, prometheus, chromium, python3-aiohttp (the link server
+# under Debian's python3, as in the link container). Idempotent; needs root for apt.
 set -euo pipefail
 
-PKGS=(docker.io docker-compose debootstrap etcd-server etcd-client libfaketime prometheus chromium iproute2 procps)
+PKGS=(docker.io docker-compose debootstrap etcd-server etcd-client libfaketime prometheus chromium iproute2 procps python3-aiohttp)
 
 missing=()
 for p in "${PKGS[@]}"; do
