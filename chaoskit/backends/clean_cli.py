@@ -1,0 +1,117 @@
+"""`chaoskit clean`: remove what chaoskit runs left behind.
+
+Docker: every container, network and volume labelled `chaoskit=1` (runs whose
+harness process is still alive are spared unless --force). Local backend: the
+processes of runs whose harness is gone (builder E's cleanup_local_leftovers).
+Images are a build cache and stay (`docker image prune` or `docker rmi` them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import click
+
+from chaoskit.backends.docker.backend import short_run_id
+from chaoskit.backends.docker.labels import LABEL, PID_LABEL, RUN_LABEL
+
+
+def _alive(pid_text: str | None) -> bool:
+    try:
+        pid = int(pid_text or "")
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_docker(
+    run_id: str | None = None, force: bool = False
+) -> tuple[dict[str, int], list[str]]:
+    """Remove chaoskit's docker resources; returns (removed counts, spared run ids)."""
+    from chaoskit.backends.docker.image import docker_client
+
+    client = docker_client()
+    flt = f"{RUN_LABEL}={run_id}" if run_id else f"{LABEL}=1"
+    counts = {"containers": 0, "networks": 0, "volumes": 0}
+    spared: set[str] = set()
+
+    removed_runs: set[str] = set()
+
+    def keep(lbls: dict[str, str] | None) -> bool:
+        lbls = lbls or {}
+        if not force and _alive(lbls.get(PID_LABEL)):
+            spared.add(lbls.get(RUN_LABEL, "?"))
+            return True
+        if lbls.get(RUN_LABEL):
+            removed_runs.add(lbls[RUN_LABEL])
+        return False
+
+    for c in client.containers.list(all=True, filters={"label": flt}):
+        if keep(c.labels):
+            continue
+        with contextlib.suppress(Exception):
+            c.remove(force=True, v=True)
+            counts["containers"] += 1
+    for n in client.networks.list(filters={"label": flt}):
+        if keep(n.attrs.get("Labels")):
+            continue
+        with contextlib.suppress(Exception):
+            n.remove()
+            counts["networks"] += 1
+    for v in client.volumes.list(filters={"label": flt}):
+        if keep(v.attrs.get("Labels")):
+            continue
+        with contextlib.suppress(Exception):
+            v.remove(force=True)
+            counts["volumes"] += 1
+    # The work directories (node data, clock files) of the runs just removed: a
+    # harness killed outright could not delete its own.
+    counts["workdirs"] = 0
+    for rid in removed_runs - spared:
+        for d in Path(tempfile.gettempdir()).glob(f"chaoskit-docker-{short_run_id(rid)}-*"):
+            shutil.rmtree(d, ignore_errors=True)
+            counts["workdirs"] += 1
+    return counts, sorted(spared)
+
+
+@click.command()
+@click.option("--run", "run_id", default=None, help="Only this run id (label chaoskit.run).")
+@click.option("--force", is_flag=True, help="Also remove runs whose harness is still alive.")
+def clean(run_id: str | None, force: bool) -> None:
+    """Remove every chaoskit container, network, volume and local leftover."""
+    from chaoskit.backends.docker.image import ImageError
+
+    try:
+        counts, spared = clean_docker(run_id, force)
+        click.echo(
+            f"docker: removed {counts['containers']} container(s), {counts['networks']} "
+            f"network(s), {counts['volumes']} volume(s), {counts['workdirs']} work dir(s)"
+        )
+        if spared:
+            click.echo(
+                f"docker: spared run(s) still running: {', '.join(spared)} (--force removes them)"
+            )
+    except ImageError as e:
+        click.echo(f"docker: skipped ({e})")
+    if run_id:
+        return
+    try:
+        from chaoskit.backends.local import cleanup_local_leftovers
+    except ImportError:
+        return
+    done = cleanup_local_leftovers(force=force)
+    click.echo(f"local: {len(done)} leftover process(es) stopped")
+    for line in done:
+        click.echo(f"  {line}")

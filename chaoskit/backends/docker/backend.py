@@ -1,0 +1,447 @@
+"""`backend: docker`: one bridge network per region, one container per node, one
+links container on every region network (docs/docker.md).
+
+Every resource is labelled `chaoskit=1` and `chaoskit.run=<run id>`; `down()`
+removes exactly the run's own (also registered with atexit, so an interrupted
+run cleans up), and `chaoskit clean` removes any leftovers of any run.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+import zlib
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from chaoskit.backends.base import Backend, NodeSpec
+from chaoskit.backends.docker import plan as dplan
+from chaoskit.backends.docker.labels import (
+    RUN_LABEL,
+    container_name,
+    labels,
+    network_name,
+    safe,
+)
+from chaoskit.topology.model import AddressPlan, Topology
+
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+CLOCK_DIR = "/chaoskit-clock"  # bind-mounted per node; holds the libfaketime offset file
+DATA_DIR = "/data"  # bind-mounted per node; NodeSpec's {data_dir}
+
+
+def short_run_id(run_id: str) -> str:
+    """A short, docker-safe form of a run id for resource names (labels keep the full id)."""
+    s = safe(run_id)
+    if len(s) <= 20:
+        return s
+    return f"{s[:12]}-{zlib.crc32(run_id.encode()):08x}"
+
+
+def format_offset(offset_ms: float | None) -> str:
+    """libfaketime's relative offset syntax: signed seconds, fractions allowed ("+1.500")."""
+    return "+0" if not offset_ms else f"{offset_ms / 1000.0:+.3f}"
+
+
+class DockerBackend(Backend):
+    name = "docker"
+
+    def __init__(
+        self,
+        run_dir: Path | str | None = None,
+        run_id: str | None = None,
+        logs_dir: Path | str | None = None,
+        image: str | None = None,
+        links_image: str | None = None,
+        links_command: list[str] | None = None,
+        workdir: Path | str | None = None,
+        log: Any = None,
+    ) -> None:
+        """`image`: node image tag (default: `chaoskit image build`'s, built if missing).
+        `links_image`: a real Toxiproxy image for the links container (default: the
+        node image running chaoskit's built-in link server). `logs_dir`: where node
+        logs (`<node>.log`) are collected (default: `run_dir/logs`, or inside workdir,
+        removed by down(), without a run_dir); `links.log` goes next to `logs/`.
+        Node data directories and clock files live in a temporary workdir."""
+        self.run_id = run_id or uuid.uuid4().hex[:10]
+        self.short = short_run_id(self.run_id)
+        self.image = image
+        self.links_image = links_image
+        self.links_command = links_command
+        self._log = log or (lambda msg: None)
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"chaoskit-docker-{self.short}-"))
+        self.run_dir = Path(run_dir) if run_dir else None
+        if logs_dir:
+            self.logs_dir = Path(logs_dir)
+        elif self.run_dir:
+            self.logs_dir = self.run_dir / "logs"
+        else:
+            self.logs_dir = self.workdir / "logs"
+        self.hurry = False  # set by the engine on a second Ctrl-C: no grace periods
+        self._client: Any = None
+        self._topology: Topology | None = None
+        self._layout: dplan.DockerLayout | None = None
+        self._plan: AddressPlan | None = None
+        self._containers: dict[str, Any] = {}  # node -> container (current incarnation)
+        self._faketime: dict[str, bool] = {}
+        self._offsets: dict[str, float | None] = {}
+        self._old_logs: dict[str, bytes] = {}  # node -> logs of removed incarnations
+        self._links: Any = None
+        self._api_url: str | None = None
+        self._down = False
+        self._lock = threading.RLock()
+
+    # -- docker plumbing -------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from chaoskit.backends.docker.image import docker_client
+
+            self._client = docker_client()
+        return self._client
+
+    def _used_subnets(self) -> list[str]:
+        try:
+            nets = self.client.networks.list()
+        except Exception:
+            return []
+        used = []
+        for n in nets:
+            for cfg in (n.attrs.get("IPAM") or {}).get("Config") or []:
+                if cfg.get("Subnet") and ":" not in cfg["Subnet"]:
+                    used.append(cfg["Subnet"])
+        return used
+
+    # -- Backend contract --------------------------------------------------------
+
+    def plan(self, topology: Topology, ports: tuple[str, ...]) -> AddressPlan:
+        subnets = dplan.pick_subnets(topology.region_names, self._used_subnets(), self.run_id)
+        self._topology = topology
+        self._layout = dplan.layout(topology, tuple(ports), subnets)
+        self._plan = dplan.address_plan(topology, tuple(ports), self._layout)
+        return self._plan
+
+    @property
+    def layout(self) -> dplan.DockerLayout:
+        if self._layout is None:
+            raise RuntimeError("DockerBackend.plan() must be called before up()")
+        return self._layout
+
+    def up(self, topology: Topology, plan: AddressPlan) -> str:
+        lay = self.layout
+        self._down = False
+        atexit.register(self.down)
+        if self.image is None:
+            from chaoskit.backends.docker.image import ensure_image
+
+            self.image = ensure_image(log=self._log).tag
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        api = self.client.api
+        from docker.types import IPAMConfig, IPAMPool
+
+        for region, net in lay.nets.items():
+            try:
+                self.client.networks.create(
+                    network_name(self.short, region),
+                    driver="bridge",
+                    ipam=IPAMConfig(
+                        pool_configs=[IPAMPool(subnet=net.subnet, gateway=net.gateway)]
+                    ),
+                    labels=labels(self.run_id, "network") | {"chaoskit.region": region},
+                    check_duplicate=True,
+                )
+            except Exception as e:
+                self.down()
+                raise RuntimeError(
+                    f"cannot create the docker network of region {region!r} ({net.subnet}): {e}; "
+                    "leftovers of an earlier run? try `chaoskit clean`"
+                ) from e
+        # The links container: on region R's network it carries the aliases of every
+        # node outside R, so those names resolve to R's links towards them.
+        regions = list(lay.nets)
+        aliases = {
+            r: [n.name for n in topology.nodes if n.region != r] + [f"links-{r}"] for r in regions
+        }
+        if self.links_image:
+            image, command = self.links_image, ["-host=0.0.0.0", f"-port={dplan.LINKS_API_PORT}"]
+        elif self.links_command:
+            image, command = self.image, list(self.links_command)
+        else:
+            image = self.image
+            command = [
+                "python3",
+                "-m",
+                "chaoskit.links",
+                "--host",
+                "0.0.0.0",
+                "--port",
+                str(dplan.LINKS_API_PORT),
+            ]
+        first = network_name(self.short, regions[0])
+        host_config = api.create_host_config(
+            network_mode=first,
+            init=True,
+            port_bindings={dplan.LINKS_API_PORT: ("127.0.0.1", None)},
+        )
+        netcfg = api.create_networking_config(
+            {
+                first: api.create_endpoint_config(
+                    ipv4_address=lay.nets[regions[0]].links_ip, aliases=aliases[regions[0]]
+                )
+            }
+        )
+        cid = api.create_container(
+            image,
+            command=command,
+            name=container_name(self.short, "links"),
+            hostname="links",
+            labels=labels(self.run_id, "links"),
+            host_config=host_config,
+            networking_config=netcfg,
+            ports=[dplan.LINKS_API_PORT],
+        )["Id"]
+        for r in regions[1:]:
+            api.connect_container_to_network(
+                cid,
+                network_name(self.short, r),
+                ipv4_address=lay.nets[r].links_ip,
+                aliases=aliases[r],
+            )
+        api.start(cid)
+        self._links = self.client.containers.get(cid)
+        self._links.reload()
+        binding = self._links.attrs["NetworkSettings"]["Ports"][f"{dplan.LINKS_API_PORT}/tcp"][0]
+        self._api_url = f"http://127.0.0.1:{binding['HostPort']}"
+        self._wait_links_api()
+        return self._api_url
+
+    def _wait_links_api(self, deadline_s: float = 30.0) -> None:
+        end = time.monotonic() + deadline_s
+        last: Exception | None = None
+        while time.monotonic() < end:
+            try:
+                if requests.get(f"{self._api_url}/version", timeout=2).ok:
+                    return
+            except requests.RequestException as e:
+                last = e
+            self._links.reload()
+            if self._links.status not in ("created", "running"):
+                break
+            time.sleep(0.2)
+        logs = self._links.logs(tail=20).decode(errors="replace")
+        raise RuntimeError(
+            f"the links container did not answer on {self._api_url} ({last}); its log:\n{logs}"
+        )
+
+    @property
+    def api_url(self) -> str | None:
+        return self._api_url
+
+    def links_ip(self, region: str) -> str:
+        return self.layout.nets[region].links_ip
+
+    def node_ip(self, node: str) -> str:
+        return self.layout.node_ip[node]
+
+    def _node_region(self, node: str) -> str:
+        assert self._topology is not None
+        return self._topology.node(node).region
+
+    def start_node(self, node: str, spec: NodeSpec) -> None:
+        with self._lock:
+            self._remove_node_container(node)
+            lay = self.layout
+            region = self._node_region(node)
+            data = self.workdir / "data" / safe(node)
+            if spec.clean_data and data.exists():
+                shutil.rmtree(data)
+            data.mkdir(parents=True, exist_ok=True)
+            binds = {str(data): {"bind": DATA_DIR, "mode": "rw"}}
+            env = {k: v.replace("{data_dir}", DATA_DIR) for k, v in spec.env.items()}
+            argv = [a.replace("{data_dir}", DATA_DIR) for a in spec.argv]
+            self._faketime[node] = spec.faketime
+            if spec.faketime:
+                clock = self.workdir / "clock" / safe(node)
+                clock.mkdir(parents=True, exist_ok=True)
+                self._write_offset(node, self._offsets.get(node))
+                binds[str(clock)] = {"bind": CLOCK_DIR, "mode": "ro"}
+                env |= {
+                    "LD_PRELOAD": FAKETIME_LIB,
+                    "FAKETIME_TIMESTAMP_FILE": f"{CLOCK_DIR}/offset",
+                    # Re-read the file on every clock call: offsets change live.
+                    "FAKETIME_NO_CACHE": "1",
+                }
+            api = self.client.api
+            net = network_name(self.short, region)
+            cid = api.create_container(
+                self.image,
+                command=argv,
+                name=container_name(self.short, node),
+                hostname=node,
+                environment=env,
+                labels=labels(self.run_id, "node", node),
+                host_config=api.create_host_config(network_mode=net, init=True, binds=binds),
+                networking_config=api.create_networking_config(
+                    {
+                        net: api.create_endpoint_config(
+                            ipv4_address=lay.node_ip[node], aliases=[node]
+                        )
+                    }
+                ),
+            )["Id"]
+            api.start(cid)
+            self._containers[node] = self.client.containers.get(cid)
+
+    def _container(self, node: str) -> Any:
+        c = self._containers.get(node)
+        if c is None:
+            raise KeyError(f"node {node!r} has not been started by this docker backend")
+        return c
+
+    def _remove_node_container(self, node: str) -> None:
+        c = self._containers.pop(node, None)
+        if c is None:
+            return
+        with contextlib.suppress(Exception):
+            self._old_logs[node] = self._old_logs.get(node, b"") + c.logs()
+        with contextlib.suppress(Exception):
+            c.remove(force=True)
+
+    def stop_node(self, node: str, grace_s: float = 5.0) -> None:
+        # docker stop = SIGTERM, then SIGKILL after the grace (etcd may ignore SIGTERM).
+        with contextlib.suppress(Exception):
+            self._container(node).stop(timeout=0 if self.hurry else max(0, int(round(grace_s))))
+
+    def kill_node(self, node: str) -> None:
+        c = self._container(node)
+        with contextlib.suppress(Exception):
+            c.kill()
+
+    def pause_node(self, node: str) -> None:
+        self._container(node).pause()
+
+    def resume_node(self, node: str) -> None:
+        c = self._container(node)
+        c.reload()
+        if c.status == "paused":
+            c.unpause()
+
+    def is_running(self, node: str) -> bool:
+        c = self._containers.get(node)
+        if c is None:
+            return False
+        try:
+            c.reload()
+        except Exception:
+            return False
+        return c.status in ("running", "paused")
+
+    def _write_offset(self, node: str, offset_ms: float | None) -> None:
+        clock = self.workdir / "clock" / safe(node)
+        clock.mkdir(parents=True, exist_ok=True)
+        tmp = clock / ".offset.tmp"
+        tmp.write_text(format_offset(offset_ms) + "\n")
+        # A rename inside the bind-mounted directory: the container sees the new file.
+        os.replace(tmp, clock / "offset")
+
+    def set_clock_offset(self, node: str, offset_ms: float | None) -> None:
+        self._offsets[node] = offset_ms
+        if self._faketime.get(node):
+            self._write_offset(node, offset_ms)
+        elif offset_ms:
+            raise RuntimeError(
+                f"node {node!r} was not started under libfaketime (NodeSpec.faketime); "
+                "its clock cannot be skewed"
+            )
+
+    def exec(self, node: str, argv: list[str], timeout_s: float = 30.0) -> tuple[int, str]:
+        """Run a command inside a node's container (or "links"); returns (exit code, output)."""
+        c = self._links if node == "links" else self._container(node)
+        res = c.exec_run(["timeout", str(int(timeout_s)), *argv])
+        return res.exit_code, res.output.decode(errors="replace")
+
+    def node_log(self, node: str) -> Path:
+        path = self.logs_dir / f"{safe(node)}.log"
+        data = self._old_logs.get(node, b"")
+        c = self._containers.get(node)
+        if c is not None:
+            with contextlib.suppress(Exception):
+                data += c.logs()
+        _atomic_write(path, data)
+        return path
+
+    def links_log(self) -> Path:
+        path = self.logs_dir.parent / "links.log"
+        if self._links is not None:
+            with contextlib.suppress(Exception):
+                _atomic_write(path, self._links.logs())
+        return path
+
+    def down(self) -> None:
+        with self._lock:
+            if self._down:
+                return
+            self._down = True
+            with contextlib.suppress(Exception):
+                atexit.unregister(self.down)
+            if self._layout is None and self._client is None:
+                self._cleanup_workdir()
+                return
+            for node in list(self._containers):
+                with contextlib.suppress(Exception):
+                    self.node_log(node)
+            with contextlib.suppress(Exception):
+                self.links_log()
+            with contextlib.suppress(Exception):
+                remove_run(self.client, self.run_id)
+            self._containers.clear()
+            self._links = None
+            self._cleanup_workdir()
+
+    def _cleanup_workdir(self) -> None:
+        if self._own_workdir:
+            # Keep collected logs when the caller pointed logs_dir inside our workdir? No:
+            # logs_dir defaults there only when nobody asked for them.
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        else:
+            for sub in ("data", "clock"):
+                shutil.rmtree(self.workdir / sub, ignore_errors=True)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def remove_labelled(client: Any, label_filter: str) -> dict[str, int]:
+    """Remove containers, then networks, then volumes matching a label filter."""
+    counts = {"containers": 0, "networks": 0, "volumes": 0}
+    for c in client.containers.list(all=True, filters={"label": label_filter}):
+        with contextlib.suppress(Exception):
+            c.remove(force=True, v=True)
+            counts["containers"] += 1
+    for n in client.networks.list(filters={"label": label_filter}):
+        with contextlib.suppress(Exception):
+            n.remove()
+            counts["networks"] += 1
+    for v in client.volumes.list(filters={"label": label_filter}):
+        with contextlib.suppress(Exception):
+            v.remove(force=True)
+            counts["volumes"] += 1
+    return counts
+
+
+def remove_run(client: Any, run_id: str) -> dict[str, int]:
+    return remove_labelled(client, f"{RUN_LABEL}={run_id}")

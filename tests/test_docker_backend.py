@@ -1,0 +1,154 @@
+"""DockerBackend lifecycle on one region: start/stop/kill/pause/resume through the
+engine, data kept across restarts and wiped by clean_data, logs collected, down()
+idempotent and complete, atexit safety net, `chaoskit clean`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from chaoskit.backends.base import NodeSpec
+from chaoskit.backends.docker.backend import short_run_id
+from chaoskit.backends.docker.testing import leftovers
+from chaoskit.topology.plan import build_topology
+
+pytestmark = pytest.mark.docker
+
+# A node that logs, keeps a counter in its data dir, and ignores SIGTERM (like etcd
+# may): stop_node must escalate to SIGKILL after the grace.
+NODE = """
+import os, signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+p = "/data/boots"
+n = int(open(p).read()) + 1 if os.path.exists(p) else 1
+open(p, "w").write(str(n))
+print("boot", n, os.environ.get("GREETING"), flush=True)
+while True:
+    time.sleep(0.2)
+"""
+
+
+def spec(**kw) -> NodeSpec:
+    return NodeSpec(argv=["python3", "-c", NODE], env={"GREETING": "hi {data_dir}"}, **kw)
+
+
+@pytest.fixture
+def backend(need_docker, tmp_path):
+    from chaoskit.backends.docker.backend import DockerBackend
+
+    topo = build_topology({"solo": {"location": "beijing", "zones": {"solo-a": 2}}})
+    b = DockerBackend(tmp_path / "run", run_id=f"t-{os.getpid()}-{time.monotonic_ns()}")
+    plan = b.plan(topo, ("http",))
+    b.up(topo, plan)
+    yield b
+    b.down()
+    b.down()  # idempotent
+    assert leftovers(b.run_id) == []
+
+
+def boots(b, node: str) -> list[str]:
+    return [line for line in b.node_log(node).read_text().splitlines() if line.startswith("boot")]
+
+
+def wait_for(cond, timeout_s: float = 20.0) -> None:
+    end = time.monotonic() + timeout_s
+    while not cond():
+        assert time.monotonic() < end, "condition not met in time"
+        time.sleep(0.2)
+
+
+def test_lifecycle(backend):
+    b = backend
+    b.start_node("solo-1", spec())
+    assert b.is_running("solo-1") and not b.is_running("solo-2")
+    wait_for(lambda: boots(b, "solo-1") == ["boot 1 hi /data"])
+
+    b.pause_node("solo-1")
+    assert b.is_running("solo-1")  # paused still counts as running (SIGSTOP semantics)
+    b.resume_node("solo-1")
+
+    t = time.monotonic()
+    b.stop_node("solo-1", grace_s=1.0)  # SIGTERM ignored: SIGKILL after 1 s
+    assert time.monotonic() - t < 15 and not b.is_running("solo-1")
+
+    b.start_node("solo-1", spec())  # restart keeps the data directory
+    wait_for(lambda: boots(b, "solo-1")[-1:] == ["boot 2 hi /data"])
+    b.kill_node("solo-1")
+    assert not b.is_running("solo-1")
+    b.start_node("solo-1", spec(clean_data=True))  # restore-quorum style: wiped
+    wait_for(lambda: boots(b, "solo-1")[-1:] == ["boot 1 hi /data"])
+    # the log keeps every incarnation, in the run's logs/ directory
+    assert boots(b, "solo-1") == ["boot 1 hi /data", "boot 2 hi /data", "boot 1 hi /data"]
+    assert b.node_log("solo-1").parent == b.run_dir / "logs"
+
+    with pytest.raises(RuntimeError, match="not started under libfaketime"):
+        b.set_clock_offset("solo-1", 1000)
+    b.set_clock_offset("solo-1", None)  # resetting a node without faketime is harmless
+
+
+def test_down_collects_logs_and_removes_everything(backend):
+    b = backend
+    b.start_node("solo-1", spec())
+    b.start_node("solo-2", spec())
+    wait_for(lambda: boots(b, "solo-2") == ["boot 1 hi /data"])
+    assert len(leftovers(b.run_id)) == 4  # 2 nodes + links container + 1 network
+    b.down()
+    assert leftovers(b.run_id) == []
+    assert (b.run_dir / "logs" / "solo-2.log").read_text().startswith("boot 1")
+    assert (b.run_dir / "links.log").is_file()
+    assert not b.workdir.exists()
+
+
+SCRIPT = """
+import sys, time
+from chaoskit.backends.docker.backend import DockerBackend
+from chaoskit.topology.plan import build_topology
+topo = build_topology({"solo": {"location": "beijing", "zones": {"solo-a": 1}}})
+b = DockerBackend(run_id=sys.argv[1])
+b.up(topo, b.plan(topo, ("http",)))
+print("up", flush=True)
+time.sleep(60)
+"""
+
+
+def test_interrupted_run_removes_its_own_and_clean_removes_leftovers(need_docker, tmp_path):
+    from chaoskit.backends.clean_cli import clean
+
+    # Ctrl-C (SIGINT -> KeyboardInterrupt) in the harness: atexit runs down().
+    rid = f"t-int-{os.getpid()}-{time.monotonic_ns()}"
+    p = subprocess.Popen([sys.executable, "-c", SCRIPT, rid], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout is not None and p.stdout.readline().strip() == "up"
+        assert len(leftovers(rid)) == 2
+        p.send_signal(2)
+        p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert leftovers(rid) == []
+
+    # A harness killed outright (SIGKILL) leaves its run behind: `chaoskit clean`.
+    rid = f"t-kill-{os.getpid()}-{time.monotonic_ns()}"
+    p = subprocess.Popen([sys.executable, "-c", SCRIPT, rid], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout is not None and p.stdout.readline().strip() == "up"
+        # the owner is alive: clean spares the run
+        res = CliRunner().invoke(clean, ["--run", rid])
+        assert res.exit_code == 0 and "spared" in res.output and len(leftovers(rid)) == 2
+    finally:
+        p.kill()
+        p.wait()
+    assert len(leftovers(rid)) == 2
+    res = CliRunner().invoke(clean, ["--run", rid])
+    assert res.exit_code == 0, res.output
+    assert "removed 1 container(s), 1 network(s), 0 volume(s), 1 work dir(s)" in res.output
+    assert leftovers(rid) == []
+    assert not list(Path(tempfile.gettempdir()).glob(f"chaoskit-docker-{short_run_id(rid)}-*"))
