@@ -4,6 +4,7 @@ module only names them, and imports a room when its command is used so that
 
 from __future__ import annotations
 
+import difflib
 import importlib
 
 import click
@@ -11,16 +12,28 @@ import click
 # command name -> ("module:attribute" of a click.Command / click.Group, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("chaoskit.engine_cli:run", "Run an experiment YAML end to end."),
-    "validate": ("chaoskit.experiment.cli:validate", "Check experiment YAMLs without running them."),
+    "validate": (
+        "chaoskit.experiment.cli:validate",
+        "Check experiment YAMLs without running them.",
+    ),
     "init": ("chaoskit.experiment.init_cli:init", "Write a commented starter experiment."),
     "latency": ("chaoskit.topology.cli:latency", "Print the RTT matrix between named locations."),
     "links": ("chaoskit.links.cli:links", "The Toxiproxy-compatible link server."),
     "check": ("chaoskit.checker.cli:check", "Check histories for linearizability."),
     "report": ("chaoskit.report.cli:report", "Render (or compare) a run's report."),
     "image": ("chaoskit.backends.docker.cli:image", "Build the node image (offline if needed)."),
-    "compose": ("chaoskit.backends.docker.cli:compose", "Write a docker-compose file of a topology."),
-    "clean": ("chaoskit.backends.clean_cli:clean", "Remove every chaoskit container, network and leftover."),
-    "gameday": ("chaoskit.gameday.cli:gameday", "Load plus live fault injection, with a web panel."),
+    "compose": (
+        "chaoskit.backends.docker.cli:compose",
+        "Write a docker-compose file of a topology.",
+    ),
+    "clean": (
+        "chaoskit.backends.clean_cli:clean",
+        "Remove every chaoskit container, network and leftover.",
+    ),
+    "gameday": (
+        "chaoskit.gameday.cli:gameday",
+        "Load plus live fault injection, with a web panel.",
+    ),
 }
 
 
@@ -33,6 +46,20 @@ class LazyGroup(click.Group):
             return None
         module, attr = COMMANDS[name][0].split(":")
         return getattr(importlib.import_module(module), attr)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in COMMANDS and not args[0].startswith("-"):
+            # click's own "Did you mean" does not see the lazily listed commands
+            close = difflib.get_close_matches(args[0], COMMANDS, n=1)
+            hint = (
+                f"Did you mean {close[0]!r}?"
+                if close
+                else "Commands: " + ", ".join(sorted(COMMANDS)) + "."
+            )
+            ctx.fail(f"No such command {args[0]!r}. {hint}")
+        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # From the static table: listing commands must not import every room.

@@ -103,6 +103,21 @@ def make_backend(name: str, run: RunDir, experiment: Any = None) -> Any:
         from chaoskit.backends.local import LocalBackend
 
         return LocalBackend(run.path, run_id=run.run_id, links_url=links.url)
+    if (
+        name == "docker"
+        and links is not None
+        and getattr(links, "server", "builtin") == "toxiproxy"
+    ):
+        # The experiment's Toxiproxy image runs as the links container; without it the
+        # docker backend would silently fall back to the built-in link server.
+        if not getattr(links, "image", None):
+            raise RuntimeError(
+                "links.server toxiproxy with the docker backend needs links.image "
+                "(a Toxiproxy image, e.g. ghcr.io/shopify/toxiproxy:2.9.0)"
+            )
+        from chaoskit.backends.docker.backend import DockerBackend
+
+        return DockerBackend(run.path, run_id=run.run_id, links_image=links.image)
     try:
         from chaoskit.backends import get_backend
     except ImportError:  # registry not there: the local backend still works
@@ -175,21 +190,29 @@ def _find(name: str, modules: tuple[str, ...]) -> Any:
 def evaluate_checks(run: RunDir, experiment: Any, link_state: dict | None) -> tuple[bool, Any]:
     """The report room's evaluation (check.json, summary.md, report.html); our fallback
     (the checker only) while that room is not there."""
-    evaluate = _find("evaluate", ("chaoskit.report", "chaoskit.report.checks"))
-    if evaluate is not None:
-        rep = evaluate(run.path, experiment, experiment.topology, link_state=link_state)
-        return bool(rep.passed), rep
-    return _fallback_checks(run, experiment)
+    try:
+        from chaoskit.report.checks import evaluate
+    except ImportError as e:
+        # Not silently swallowed (as _find would): the fallback judges only
+        # linearizability, so it must say why and fail the bounds it cannot judge.
+        return _fallback_checks(run, experiment, f"chaoskit.report failed to import: {e}")
+    rep = evaluate(run.path, experiment, experiment.topology, link_state=link_state)
+    return bool(rep.passed), rep
 
 
-def _fallback_checks(run: RunDir, experiment: Any) -> tuple[bool, dict]:
+def _fallback_checks(run: RunDir, experiment: Any, why: str) -> tuple[bool, dict]:
     from chaoskit.checker import check_linearizable, read_history
 
     out: dict[str, Any] = {
         "passed": True,
         "failures": [],
-        "note": "report room unavailable: checker only",
+        "note": f"report room unavailable ({why}): checker only",
     }
+    # A PASSED verdict must never skip a bound: those the checker alone cannot judge fail.
+    for bound in ("lost_writes", "rto", "availability", "latency"):
+        if getattr(experiment.checks, bound, None):
+            out["passed"] = False
+            out["failures"].append(f"{bound}: not evaluated ({why})")
     lin = experiment.checks.linearizable
     if lin is not None:
         hist = read_history(run.file("history.jsonl"))

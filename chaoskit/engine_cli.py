@@ -12,13 +12,21 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from chaoskit.engine import EXIT_USAGE, RunResult, run_experiment
+from chaoskit.experiment.options import backend_option, results_option, set_option
 
 
 def _summary(console: Console, result: RunResult, experiment: Any) -> None:
-    t = Table(title=f"{experiment.name}: " + ("interrupted" if result.interrupted else "result"))
+    t = Table(
+        title=f"{experiment.name}: " + ("interrupted" if result.interrupted else "result"),
+        # The description says what the experiment is meant to show (and, for
+        # global-active-active, that FAILED is its expected outcome).
+        caption=" ".join(str(getattr(experiment, "description", "") or "").split()) or None,
+        caption_justify="left",
+    )
     t.add_column("what")
     t.add_column("value", overflow="fold")
     verdict = {0: "[green]PASSED[/] (every bound held)", 1: "[red]FAILED[/] (a bound failed)"}.get(
@@ -27,14 +35,22 @@ def _summary(console: Console, result: RunResult, experiment: Any) -> None:
     t.add_row("verdict", verdict)
     rep = result.checks
     if rep is not None:
-        failures = getattr(rep, "failures", None)
-        if failures is None and isinstance(rep, dict):
-            failures = rep.get("failures")
-        for f in failures or []:
-            t.add_row("bound failed", str(f))
         d = rep.to_dict() if hasattr(rep, "to_dict") else rep
+        # Every bound of the checks: section, passed or not, as the HTML report shows.
+        checks = d.get("checks") if isinstance(d, dict) else None
+        if checks:
+            for c in checks:
+                mark = "[green]PASS[/]" if c.get("passed") else "[red]FAIL[/]"
+                t.add_row(f"check {c.get('check')}", f"{mark} {escape(str(c.get('message')))}")
+        else:
+            failures = getattr(rep, "failures", None)
+            if failures is None and isinstance(rep, dict):
+                failures = rep.get("failures")
+            for f in failures or []:
+                t.add_row("bound failed", escape(str(f)))
         lin = (d.get("linearizability") or d.get("linearizable")) if isinstance(d, dict) else None
-        if isinstance(lin, dict) and "verdict" in lin:
+        lin_checked = any(c.get("check") == "linearizable" for c in checks or [])
+        if isinstance(lin, dict) and "verdict" in lin and not lin_checked:
             t.add_row("linearizable", str(lin["verdict"]))
         sc = d.get("scorecard") if isinstance(d, dict) else None
         if isinstance(sc, dict):
@@ -50,7 +66,8 @@ def _summary(console: Console, result: RunResult, experiment: Any) -> None:
                 rate = r.get("success_rate")
                 p99 = r.get("p99_ms")
                 t.add_row(
-                    f"{region} {r.get('label', phase)}"[:60],
+                    # escaped: a label like "partition [[xian]]" is not rich markup
+                    escape(f"{region} {r.get('label', phase)}"),
                     f"{r.get('requests', 0)} requests, "
                     + (f"{rate:.0%} ok" if rate is not None else "no requests")
                     + (f", p99 {p99:.0f} ms" if p99 is not None else ""),
@@ -58,7 +75,7 @@ def _summary(console: Console, result: RunResult, experiment: Any) -> None:
             for r in sc.get("rto", []):
                 v = r.get("rto_s")
                 t.add_row(
-                    f"RTO {r.get('region')} after {r.get('fault')} {r.get('kind')}",
+                    escape(f"RTO {r.get('region')} after {r.get('fault')} {r.get('kind')}"),
                     "never recovered" if v is None else f"{v:.2f} s",
                 )
         lost = d.get("lost_writes") if isinstance(d, dict) else None
@@ -68,43 +85,31 @@ def _summary(console: Console, result: RunResult, experiment: Any) -> None:
                 "lost writes (RPO)", f"{lost['count']}" + (f", oldest {age:.1f} s" if age else "")
             )
     if result.error:
-        t.add_row("error", result.error)
+        t.add_row("error", escape(result.error))
     for k, v in result.timings.items():
-        t.add_row(k, f"{v:.2f} s")
+        # engine phase timings are keyed like "nodes_ready_s"
+        t.add_row("time: " + k.removesuffix("_s").replace("_", " "), f"{v:.2f} s")
     t.add_row("results", str(result.run_dir))
     console.print(t)
 
 
 @click.command("run")
 @click.argument("experiment_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="PATH=VALUE",
-    help="Override a field, e.g. load.duration=10s.",
-)
-@click.option(
-    "--results",
-    "results_root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("results"),
-    show_default=True,
-    help="Results root directory.",
-)
-@click.option(
-    "--backend",
-    type=click.Choice(["local", "docker"]),
-    default=None,
-    help="Override the experiment's backend.",
-)
+@set_option
+@results_option
+@backend_option
 @click.option(
     "--metrics-port",
-    type=int,
+    type=click.IntRange(0, 65535),
     default=None,
     help="Serve live Prometheus metrics on this port (0 = any free port).",
 )
-@click.option("--workers", type=int, default=None, help="Locust workers (0 = in-process).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Locust worker processes (0 = in-process).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 def run(
     experiment_file: Path,
@@ -116,24 +121,31 @@ def run(
     quiet: bool,
 ) -> None:
     """Run EXPERIMENT_FILE end to end: topology up, load from every region, the
-    fault schedule, heal, checks, report, teardown."""
+    fault schedule, heal, checks, report, teardown.
+
+    Exit status: 0 every bound held, 1 a bound failed, 2 bad experiment or
+    usage (nothing started), 3 the run broke or was interrupted. The results
+    directory is the last line on stdout.
+
+    \b
+    Examples:
+      chaoskit run experiments/smoke.yaml
+      chaoskit run experiments/smoke.yaml --set load.duration=30s --results /tmp/r
+    """
     from chaoskit.experiment import ExperimentError, load_experiment
 
     console = Console(stderr=True, quiet=quiet)
     err = Console(stderr=True)
-    if workers is not None and workers < 0:
-        err.print(f"--workers: {workers} must be >= 0")
-        sys.exit(EXIT_USAGE)
     if not experiment_file.exists():
-        err.print(f"{experiment_file}: no such file")
+        err.print(f"{experiment_file}: no such file", markup=False, soft_wrap=True)
         sys.exit(EXIT_USAGE)
     try:
         experiment = load_experiment(experiment_file, list(overrides))
     except ExperimentError as e:
-        err.print(str(e), markup=False, highlight=False)
+        err.print(str(e), markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_USAGE)
     for w in getattr(experiment, "warnings", []) or []:
-        err.print(str(w), markup=False, highlight=False)
+        err.print(str(w), markup=False, highlight=False, soft_wrap=True)
     result = run_experiment(
         experiment,
         results_root,
@@ -144,11 +156,13 @@ def run(
         console=console,
     )
     if result.run_dir is None and result.error:
-        err.print(f"{experiment_file}: {result.error}", markup=False, highlight=False)
+        err.print(
+            f"{experiment_file}: {result.error}", markup=False, highlight=False, soft_wrap=True
+        )
     elif not quiet:
         _summary(console, result, experiment)
     elif result.error:
-        err.print(result.error, markup=False, highlight=False)
+        err.print(result.error, markup=False, highlight=False, soft_wrap=True)
     # The results directory is the last line on stdout: scripts can pick it up.
     if result.run_dir is not None:
         click.echo(str(result.run_dir))

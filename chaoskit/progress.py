@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -106,7 +107,7 @@ class Progress:
                 )
         active = self.faults() if self.faults else []
         t.caption = "active faults: " + (
-            ", ".join(h.describe() for h in active) if active else "none"
+            escape(", ".join(h.describe() for h in active)) if active else "none"
         )
         return t
 

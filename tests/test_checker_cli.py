@@ -85,6 +85,7 @@ def test_exit_codes(tmp_path: Path) -> None:
     assert "broken.jsonl:1: ok completion" in r.output and "without an invocation" in r.output
     r = run(check, [str(good), "--timeout", "soon"])
     assert r.exit_code == 2 and "not a duration" in r.output
+    assert "--timeout" in r.output, "the error names the option"
     r = run(check, [str(tmp_path / "missing.jsonl")])
     assert r.exit_code == 2 and "no such file" in r.output
     r = run(check, [str(good), "--model", "queue"])
@@ -114,6 +115,29 @@ def test_directory_json_initial_and_html(tmp_path: Path) -> None:
     }
     assert doc["total"]["not-linearizable"] == 1
     assert sorted(p.name for p in out.iterdir()) == ["a.html", "b.html", "c.html"]
+
+
+def test_run_directory_means_its_history_only(tmp_path: Path) -> None:
+    # Regression: `chaoskit check results/<exp>/<ts>` used to read every file of the
+    # run (check.json, report.html, locust CSVs ...) as a history and exit 2.
+    run_dir = tmp_path / "results" / "exp" / "20260101T000000Z"
+    run_dir.mkdir(parents=True)
+    _file(run_dir, "history.jsonl", GOOD)
+    (run_dir / "check.json").write_text('{"passed": true}\n')
+    (run_dir / "report.html").write_text("<html></html>\n")
+    (run_dir.parent / "latest").symlink_to(run_dir.name)
+    for target in (run_dir, run_dir.parent):  # a run, and an experiment (its latest run)
+        r = CliRunner().invoke(check, [str(target)])
+        assert r.exit_code == 0, r.output
+        assert "history.jsonl: linearizable" in r.output
+        assert "total: 1 file(s)" in r.output
+
+
+def test_record_without_type_says_missing(tmp_path: Path) -> None:
+    f = _file(tmp_path, "h.jsonl", [GOOD[0], {"index": 1, "process": 0, "f": "write"}])
+    r = CliRunner().invoke(check, [str(f)])
+    assert r.exit_code == 2
+    assert "h.jsonl:2: field 'type' is missing; valid: invoke, ok, fail, info" in r.output
 
 
 def test_lost_writes_and_export(tmp_path: Path) -> None:

@@ -12,35 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import alive, descendants
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAOSKIT = str(Path(sys.executable).parent / "chaoskit")
-
-
-def _descendants(pid: int) -> set[int]:
-    """Every process below `pid` (children files of every task, recursively)."""
-    out: set[int] = set()
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        for task in Path(f"/proc/{p}/task").glob("*"):
-            try:
-                kids = [int(x) for x in (task / "children").read_text().split()]
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            for k in kids:
-                if k not in out:
-                    out.add(k)
-                    todo.append(k)
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return raw.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _events(run_dir: Path) -> list[dict]:
@@ -92,7 +67,7 @@ def test_interrupt_heals_and_cleans_up(sig: int, times: int, tmp_path: Path) -> 
             time.sleep(0.2)
         assert run_dir is not None, "the fault was never applied"
         time.sleep(1.0)  # load and fault both running
-        kids = _descendants(proc.pid)
+        kids = descendants(proc.pid)
         recs = [json.loads(p.read_text()) for p in registry.glob("*/pids/*.json")]
         names = sorted(r["name"] for r in recs)
         assert names == ["beijing-1", "links", "load-0", "shanghai-1", "xian-1"], names
@@ -119,7 +94,7 @@ def test_interrupt_heals_and_cleans_up(sig: int, times: int, tmp_path: Path) -> 
         assert "interrupted" in (run_dir / "INCOMPLETE").read_text()
 
         time.sleep(0.2)
-        left = [k for k in kids if _alive(k)]
+        left = [k for k in kids if alive(k)]
         assert not left, f"processes left behind: {left}"
         assert not list(registry.glob("*/pids/*.json")), "the pid registry is emptied"
         assert str(run_dir) in out

@@ -64,4 +64,89 @@ def test_bad_override_and_missing_file(tmp_path: Path) -> None:
     assert r.returncode == 2 and "nope.yaml" in r.stderr
     r = _run(["run", str(f), "--backend", "kubernetes"], tmp_path)
     assert r.returncode == 2 and "local" in r.stderr
+    r = _run(["run", str(tmp_path)], tmp_path)
+    assert r.returncode == 2 and "is a directory" in r.stderr
+    r = _run(["run", str(f), "--workers", "-1"], tmp_path)
+    assert r.returncode == 2 and "--workers" in r.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_error_lines_are_not_wrapped(tmp_path: Path) -> None:
+    # Regression: rich wrapped `file:line: field: message` at 80 columns when stderr
+    # was not a terminal, splitting one greppable line in two.
+    f = tmp_path / "exp.yaml"
+    f.write_text(GOOD)
+    r = _run(["run", str(f), "--set", "load.duration=abc", "--results", str(tmp_path)], tmp_path)
+    assert r.returncode == 2
+    line = next(ln for ln in r.stderr.splitlines() if "exp.yaml:7:" in ln)
+    assert "load.duration" in line and "(value from --set load.duration=abc)" in line
+
+
+def test_summary_lists_every_check_and_shows_labels_verbatim(tmp_path: Path) -> None:
+    """The terminal summary: every check with PASS/FAIL, fault labels with brackets
+    intact (not eaten as rich markup), readable timings, the description as caption."""
+    import io
+
+    from rich.console import Console
+
+    from chaoskit.engine import RunResult
+    from chaoskit.engine_cli import _summary
+    from chaoskit.experiment import load_experiment
+
+    f = tmp_path / "exp.yaml"
+    f.write_text(GOOD.replace("name: tiny", "name: tiny\ndescription: Expected to FAIL."))
+    experiment = load_experiment(f)
+    checks = {
+        "checks": [
+            {"check": "linearizable", "passed": False, "message": "op #9 [line 1-2] bad"},
+            {"check": "rto", "passed": True, "message": "rto xian after f1: 1.00 s"},
+        ],
+        "linearizability": {"verdict": "not-linearizable"},
+        "scorecard": {
+            "rows": [
+                {
+                    "region": "xian",
+                    "phase": "during:f1",
+                    "label": "during f1 partition [[xian]]",
+                    "requests": 10,
+                    "success_rate": 0.5,
+                    "p99_ms": 12.0,
+                }
+            ],
+            "rto": [],
+        },
+    }
+    result = RunResult(1, tmp_path, checks=checks, timings={"nodes_ready_s": 0.25})
+    out = io.StringIO()
+    _summary(Console(file=out, width=200), result, experiment)
+    text = out.getvalue()
+    assert "FAILED" in text
+    assert "FAIL op #9 [line 1-2] bad" in text and "PASS rto xian after f1: 1.00 s" in text
+    assert "xian during f1 partition [[xian]]" in text
+    assert "time: nodes ready" in text and "nodes_ready_s" not in text
+    assert "Expected to FAIL." in text
+
+
+def test_without_the_report_room_bounds_fail_rather_than_pass(tmp_path: Path, monkeypatch) -> None:
+    # Regression: when chaoskit.report failed to import, the engine's fallback judged
+    # linearizability only and said PASSED although rto/availability were never checked.
+    import json
+
+    from chaoskit.engine import evaluate_checks
+    from chaoskit.experiment import load_experiment
+    from chaoskit.results import RunDir
+
+    f = tmp_path / "exp.yaml"
+    f.write_text(GOOD + "checks:\n  linearizable: true\n  rto: {region: beijing, max: 5s}\n")
+    experiment = load_experiment(f)
+    run = RunDir.create(tmp_path / "results", "tiny")
+    ops = [
+        {"index": 0, "process": 0, "type": "invoke", "f": "write", "key": "k", "value": 1},
+        {"index": 1, "process": 0, "type": "ok", "f": "write", "key": "k", "value": 1},
+    ]
+    run.file("history.jsonl").write_text("".join(json.dumps(o) + "\n" for o in ops))
+    monkeypatch.setitem(sys.modules, "chaoskit.report.checks", None)  # import fails
+    passed, rep = evaluate_checks(run, experiment, None)
+    assert passed is False
+    assert rep["linearizable"]["verdict"] == "linearizable"
+    assert any(x.startswith("rto: not evaluated (chaoskit.report failed") for x in rep["failures"])

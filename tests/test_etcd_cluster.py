@@ -68,7 +68,7 @@ def test_etcd_up_leader_client_degrade_restore(etcd_cluster):
     assert xa.invoke("read", "k", None).value == 1  # linearizable read through the link
     assert xa.invoke("cas", "k", [1, 2]).type == "ok"
     failed = bj.invoke("cas", "k", [1, 3])
-    assert failed.type == "fail" and failed.error == "compare failed"
+    assert failed.type == "fail" and failed.error == "cas-mismatch: compare failed"
     assert bj.invoke("cas", "fresh", [None, 7]).type == "ok"
     assert bj.invoke("read", "fresh", None).value == 7
 

@@ -117,3 +117,21 @@ def test_init_writes_a_valid_starter_whose_comments_are_valid_too(tmp_path: Path
     res = CliRunner().invoke(init, [str(tmp_path / "n.yaml"), "--regions", "bejing,xian"])
     assert res.exit_code == 2 and "beijing" in res.output
     assert sorted(x.name for x in tmp_path.iterdir()) == ["starter.yaml"]  # no temp files left
+
+
+def test_init_into_a_new_directory_with_ordinary_permissions(tmp_path: Path) -> None:
+    # Regressions: a path in a missing directory ended in a FileNotFoundError
+    # traceback, and the starter was written 0600 (mkstemp's mode).
+    import os
+
+    from chaoskit.experiment.init_cli import init
+
+    p = tmp_path / "new" / "dir" / "exp.yaml"
+    old = os.umask(0o022)
+    try:
+        res = CliRunner().invoke(init, [str(p)])
+    finally:
+        os.umask(old)
+    assert res.exit_code == 0, res.output
+    assert p.stat().st_mode & 0o777 == 0o644
+    assert [x.name for x in p.parent.iterdir()] == ["exp.yaml"]

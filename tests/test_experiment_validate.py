@@ -418,6 +418,21 @@ def test_object_tags_are_refused(tmp_path: Path) -> None:
     assert e.line == 1 and "tag '!custom' is not allowed" in e.message
 
 
+def test_scalar_object_tags_are_refused_with_a_one_line_message(tmp_path: Path) -> None:
+    # Regression: a scalar `!!python/object:...` passed the old deny-list and came
+    # back as PyYAML's multi-line constructor error with "<unicode string>" in it.
+    for tag in ("!!python/object:os.system", "!!python/name:os.system", "!!binary"):
+        e = one_error(tmp_path, f"name: {tag} x\n")
+        assert e.line == 1 and e.field == "name", e
+        assert f"tag '{tag}' is not allowed" in e.message and "\n" not in e.message
+        assert "strings, numbers, booleans, null" in e.message
+
+
+def test_top_level_list_or_scalar_says_what_it_got(tmp_path: Path) -> None:
+    assert one_error(tmp_path, "- a\n- b\n").message.endswith("not a list")
+    assert one_error(tmp_path, "just words\n").message.endswith("not a string")
+
+
 def test_anchors_and_merge_keys_work(tmp_path: Path) -> None:
     text = GOOD.replace(
         "schedule:\n",

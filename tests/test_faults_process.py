@@ -9,9 +9,9 @@ import socket
 import time
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 
 import pytest
+from helpers import proc_state
 
 from chaoskit.backends.local import LocalBackend
 from chaoskit.cluster import Cluster
@@ -34,13 +34,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         topo, GeoKVAdapter({"mode": "quorum"}), be, events=EventLog(d / "events.jsonl"), seed=2
     ) as c:
         yield c
-
-
-def _state(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return None
 
 
 def _get(c: Cluster, node: str, timeout: float = 0.6) -> http.client.HTTPResponse | None:
@@ -73,7 +66,7 @@ def test_kill_and_restart(cluster: Cluster, clean: None) -> None:
     pid = be.pid("xian-1")
     h = cluster.apply_fault("kill", {"target": "xian-1"})
     assert h.targets["nodes"] == ["xian-1"]
-    assert not be.is_running("xian-1") and _state(pid) in (None, "Z")
+    assert not be.is_running("xian-1") and proc_state(pid) in (None, "Z")
     assert _get(cluster, "xian-1") is None
     cluster.heal(h)
     assert be.is_running("xian-1") and be.pid("xian-1") != pid
@@ -100,10 +93,10 @@ def test_pause_and_resume(cluster: Cluster, clean: None) -> None:
     pid = cluster.backend.pid("beijing-2")
     h = cluster.apply_fault("pause", {"target": "beijing-2"})
     time.sleep(0.1)
-    assert _state(pid) == "T"
+    assert proc_state(pid) == "T"
     assert _get(cluster, "beijing-2") is None, "a paused node does not answer"
     cluster.heal(h)
-    assert _state(pid) in ("S", "R") and cluster.backend.pid("beijing-2") == pid
+    assert proc_state(pid) in ("S", "R") and cluster.backend.pid("beijing-2") == pid
 
 
 def test_minority_majority_random(cluster: Cluster, clean: None) -> None:
@@ -185,5 +178,5 @@ def test_heal_all_in_reverse_order_and_failed_heal_reported(cluster: Cluster, cl
         "reverse order"
     )
     assert "xian-1" in evs[0]["error"]
-    assert _state(cluster.backend.pid("beijing-1")) in ("S", "R"), "the other heal still ran"
+    assert proc_state(cluster.backend.pid("beijing-1")) in ("S", "R"), "the other heal still ran"
     cluster.apply_fault("start", {"target": "xian-1"})  # back for the other tests

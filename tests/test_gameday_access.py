@@ -169,7 +169,7 @@ def test_port_in_use_is_a_clear_usage_error(tmp_path: Path) -> None:
 
 
 def test_killed_gameday_does_not_leave_locust_running(tmp_path: Path) -> None:
-    from test_gameday_web import _alive
+    from helpers import alive
 
     from chaoskit.backends.local import cleanup_local_leftovers
 
@@ -183,14 +183,14 @@ def test_killed_gameday_does_not_leave_locust_running(tmp_path: Path) -> None:
         gd.proc.kill()  # SIGKILL: no heal, no teardown, no chance to stop Locust
         gd.proc.wait(10)
         deadline = time.monotonic() + 20
-        while _alive(locust) and time.monotonic() < deadline:
+        while alive(locust) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not _alive(locust), "Locust outlived its game day"
+        assert not alive(locust), "Locust outlived its game day"
     finally:
         gd.close()
         # the nodes of a SIGKILLed harness are `chaoskit clean`'s job (owner gone)
         cleanup_local_leftovers(gd.registry)
     deadline = time.monotonic() + 10
-    while any(_alive(p) for p in nodes) and time.monotonic() < deadline:
+    while any(alive(p) for p in nodes) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not any(_alive(p) for p in nodes)
+    assert not any(alive(p) for p in nodes)

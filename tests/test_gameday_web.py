@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from helpers import alive, chromium, wait_for
 
 CHAOSKIT = str(Path(sys.executable).parent / "chaoskit")
 
@@ -95,23 +96,6 @@ class GameDayProc:
         self.stderr.close()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return raw.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _wait_for(pred, timeout: float = 30.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture(scope="module")
 def gameday(tmp_path_factory: pytest.TempPathFactory):
     gd = GameDayProc(tmp_path_factory.mktemp("gameday"))
@@ -126,23 +110,13 @@ def test_panel_screenshot_is_not_blank(gameday: GameDayProc, need_chromium: None
 
     tmp = gameday.tmp
     png = tmp / "panel.png"
-    cmd = [
-        "/usr/bin/chromium",
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp / 'chromium'}",
+    chromium(
+        gameday.url + "/chaoskit",
+        tmp / "chromium",
         f"--screenshot={png}",
         "--window-size=1280,900",
         "--virtual-time-budget=5000",  # let the panel's first /state fetch render
-        gameday.url + "/chaoskit",
-    ]
-    subprocess.run(cmd, capture_output=True, timeout=90, check=False)
+    )
     assert png.exists(), "chromium wrote no screenshot"
     img = Image.open(png).convert("RGB").resize((320, 225))
     colors = img.getcolors(maxcolors=1 << 16) or []
@@ -161,7 +135,7 @@ def test_gameday_over_http(gameday: GameDayProc) -> None:
     assert page.status_code == 200 and 'href="/chaoskit"' in page.text
     r = s.post(url + "/swarm", data={"user_count": 6, "spawn_rate": 20}, timeout=10)
     assert r.json()["success"] is True
-    _wait_for(
+    wait_for(
         lambda: s.get(url + "/stats/requests", timeout=10).json().get("user_count") == 6,
         what="6 users",
     )
@@ -201,7 +175,7 @@ def test_gameday_over_http(gameday: GameDayProc) -> None:
     # the same actions from the terminal
     gameday.say("apply latency links='{region: beijing}' rtt=300ms")
     gameday.say("status")
-    _wait_for(lambda: "applied g" in gameday.out() and "active" in gameday.out(), what="terminal")
+    wait_for(lambda: "applied g" in gameday.out() and "active" in gameday.out(), what="terminal")
     time.sleep(1.0)
 
     r = s.post(url + "/chaoskit/api/heal", json={"id": fid}, timeout=30)
@@ -241,5 +215,5 @@ def test_gameday_over_http(gameday: GameDayProc) -> None:
     assert str(run_dir) in gameday.out()
 
     # nothing left running
-    _wait_for(lambda: not any(_alive(p) for p in pids), timeout=15, what="processes to exit")
+    wait_for(lambda: not any(alive(p) for p in pids), timeout=15, what="processes to exit")
     assert not gameday.registry.exists() or not any(gameday.registry.iterdir())

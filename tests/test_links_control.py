@@ -12,6 +12,7 @@ import time
 from contextlib import ExitStack, contextmanager
 
 import pytest
+from helpers import free_port
 
 from chaoskit.links.control import (
     REFUSE_MARKER,
@@ -82,9 +83,7 @@ BACKENDS = [("chaoskit", None), ("chaoskit", False)] + (
 @contextmanager
 def real_toxiproxy():
     for _ in range(5):  # the binary cannot report a port it picked: find one, retry on a race
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         proc = subprocess.Popen(
             [TOXIPROXY_BIN, "-host", "127.0.0.1", "-port", str(port)],
             stdout=subprocess.DEVNULL,

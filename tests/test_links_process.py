@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import requests
+from helpers import free_port
 
 from chaoskit.links.process import LinkServerProcess
 from chaoskit.links.testing import EchoServer
@@ -52,7 +53,7 @@ def test_module_entrypoint_writes_port_file_and_stops_cleanly(tmp_path):
             s.bind((host, int(port)))  # TIME_WAIT is fine with SO_REUSEADDR; a listener is not
     text = log.read_text()
     assert "link server API on" in text and "stopping" in text
-    assert not any(tmp_path.glob("**/.port-*"))
+    assert not any(tmp_path.glob("**/.*.tmp"))
 
 
 def test_cli_serve_and_status(tmp_path):
@@ -74,6 +75,13 @@ def test_cli_serve_and_status(tmp_path):
     try:
         port = wait_file(port_file, proc)
         url = f"http://127.0.0.1:{port}"
+        out = subprocess.run(
+            [str(VENV_BIN / "chaoskit"), "links", "status", "--api", url],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert out.returncode == 0 and "no links" in out.stdout, out
         requests.post(
             url + "/proxies",
             json={"name": "s", "upstream": "127.0.0.1:9", "listen": "127.0.0.1:0"},
@@ -103,6 +111,19 @@ def test_cli_serve_and_status(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 0
+
+
+def test_status_without_a_server_says_how_to_find_one():
+    port = free_port()  # nothing listens there
+    r = subprocess.run(
+        [str(VENV_BIN / "chaoskit"), "links", "status", "--api", f"http://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 1
+    assert "connection refused" in r.stderr and "--api" in r.stderr
+    assert "HTTPConnectionPool" not in r.stderr, "no urllib3 internals"
 
 
 def test_bad_arguments_exit_2_with_a_clear_message():

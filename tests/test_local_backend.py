@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import alive, proc_state
 
 from chaoskit.backends.base import NodeSpec
 from chaoskit.backends.local import (
@@ -20,18 +21,6 @@ from chaoskit.backends.local import (
     cleanup_local_leftovers,
     format_offset,
 )
-
-
-def _state(pid: int) -> str:
-    raw = Path(f"/proc/{pid}/stat").read_text()
-    return raw.rsplit(")", 1)[1].split()[0]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return _state(pid) != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def _script(tmp_path: Path, name: str, body: str) -> str:
@@ -54,7 +43,7 @@ def test_node_logs_and_stop(backend: LocalBackend, tmp_path: Path) -> None:
     )
     backend.start_node("n1", NodeSpec(argv=["python3", s]))
     pid = backend.pid("n1")
-    assert pid and _alive(pid)
+    assert pid and alive(pid)
     reg = backend.registry / "pids" / "n1.json"
     assert reg.exists(), "every process is in the pid registry while it runs"
     deadline = time.monotonic() + 5
@@ -64,7 +53,7 @@ def test_node_logs_and_stop(backend: LocalBackend, tmp_path: Path) -> None:
         time.sleep(0.05)
     assert "hello from node" in backend.node_log("n1").read_text()
     backend.stop_node("n1", grace_s=5)
-    assert not backend.is_running("n1") and not _alive(pid)
+    assert not backend.is_running("n1") and not alive(pid)
     assert not reg.exists()
 
 
@@ -83,7 +72,7 @@ def test_stop_escalates_to_sigkill(backend: LocalBackend, tmp_path: Path) -> Non
     t = time.monotonic()
     backend.stop_node("n1", grace_s=0.5)
     took = time.monotonic() - t
-    assert not _alive(pid)
+    assert not alive(pid)
     assert 0.4 < took < 5, f"SIGTERM grace then SIGKILL, took {took:.2f} s"
 
 
@@ -93,12 +82,12 @@ def test_pause_resume_kill(backend: LocalBackend, tmp_path: Path) -> None:
     pid = backend.pid("n1")
     backend.pause_node("n1")
     time.sleep(0.1)
-    assert _state(pid) == "T", "SIGSTOP leaves the process stopped"
+    assert proc_state(pid) == "T", "SIGSTOP leaves the process stopped"
     backend.resume_node("n1")
     time.sleep(0.1)
-    assert _state(pid) in ("S", "R")
+    assert proc_state(pid) in ("S", "R")
     backend.kill_node("n1")
-    assert not _alive(pid) and not backend.is_running("n1")
+    assert not alive(pid) and not backend.is_running("n1")
     # restart works after a kill, with the log appended
     backend.start_node("n1", NodeSpec(argv=["python3", s]))
     assert backend.is_running("n1") and backend.pid("n1") != pid
@@ -115,7 +104,7 @@ def test_paused_node_is_stopped_by_down(tmp_path: Path) -> None:
     t = time.monotonic()
     be.down()
     assert time.monotonic() - t < 5
-    assert not any(_alive(p) for p in pids)
+    assert not any(alive(p) for p in pids)
     assert not be.registry.exists(), "down() removes the run's registry"
     be.down()  # idempotent
 
@@ -174,18 +163,18 @@ def test_cleanup_leftovers_of_a_crashed_harness(tmp_path: Path) -> None:
     p = subprocess.Popen([sys.executable, harness], stdout=subprocess.PIPE, text=True)
     try:
         pids = [int(x) for x in p.stdout.readline().split()]
-        assert len(pids) == 2 and all(_alive(x) for x in pids)
+        assert len(pids) == 2 and all(alive(x) for x in pids)
         # A live owner is left alone (another run on this machine).
         assert cleanup_local_leftovers(registry) == []
-        assert all(_alive(x) for x in pids)
+        assert all(alive(x) for x in pids)
         p.send_signal(signal.SIGKILL)
         p.wait(5)
         done = cleanup_local_leftovers(registry)
         assert len(done) == 2, done
         deadline = time.monotonic() + 5
-        while any(_alive(x) for x in pids) and time.monotonic() < deadline:
+        while any(alive(x) for x in pids) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not any(_alive(x) for x in pids)
+        assert not any(alive(x) for x in pids)
         assert not (registry / "crashed").exists()
     finally:
         if p.poll() is None:

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import alive
 
 from chaoskit.pytest_plugin import assert_linearizable
 
@@ -83,7 +84,7 @@ def test_fixture_cluster_cut_and_teardown(
     # three nodes, the link server, Locust
     assert {"beijing-1", "shanghai-1", "xian-1", "links", "locust-0"} <= set(pids)
     for name, pid in pids.items():
-        assert not _alive(pid), f"{name} (pid {pid}) survived the failing test's teardown"
+        assert not alive(pid), f"{name} (pid {pid}) survived the failing test's teardown"
     assert not registry.exists() or not any(registry.iterdir())
 
     # the journal: the cut applied and healed, the failing test's faults healed too
@@ -97,14 +98,6 @@ def test_fixture_cluster_cut_and_teardown(
     assert events[-1]["event"] == "run-end"
     assert [e["event"] for e in events].count("load-stop") == 2
     assert not (run_dir / "INCOMPLETE").exists()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return raw.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_assert_linearizable_readable_failure() -> None:

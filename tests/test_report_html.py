@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import chromium as run_chromium
+from helpers import free_port
 
 from chaoskit.report.checks import evaluate
 from chaoskit.report.cli import report as report_cmd
@@ -43,13 +45,6 @@ class RealRun:
     )  # a Prometheus that scraped the run's live metrics (None: not installed)
     wall_start: float
     wall_end: float
-
-
-def free_port() -> int:
-    # Ask the OS for a free port (never a fixed one: others test on this machine too).
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -230,17 +225,14 @@ class _Proxy:
 
 def chromium(page: Path, tmp_path: Path, proxy: _Proxy, *args: str) -> subprocess.CompletedProcess:
     profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
-    cmd = [
-        "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    return run_chromium(
+        page.as_uri(), profile,
         "--disable-default-apps", "--disable-extensions", "--no-default-browser-check", "--no-pings",
         "--disable-domain-reliability", "--disable-client-side-phishing-detection",
-        f"--user-data-dir={profile}",
         # Every http(s) request, loopback included, goes to our counting proxy.
         f"--proxy-server=http://127.0.0.1:{proxy.port}", "--proxy-bypass-list=<-loopback>",
-        "--virtual-time-budget=3000", *args, page.as_uri(),
-    ]  # fmt: skip
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+        "--virtual-time-budget=3000", *args,
+    )  # fmt: skip
 
 
 class _Refs(HTMLParser):
@@ -397,8 +389,11 @@ def test_report_command_rerenders_and_compares(real_run, tmp_path):
     # Usage errors: exit 2 with what would be valid.
     r = runner.invoke(report_cmd, ["--compare", str(real_run)])
     assert r.exit_code == 2 and "exactly two runs" in r.output
-    r = runner.invoke(report_cmd, [str(tmp_path / "nothing")])
+    (tmp_path / "not-a-run").mkdir()
+    r = runner.invoke(report_cmd, [str(tmp_path / "not-a-run")])
     assert r.exit_code == 2 and "not a chaoskit run directory" in r.output
+    r = runner.invoke(report_cmd, [str(tmp_path / "nothing")])
+    assert r.exit_code == 2 and "nothing: no such directory" in r.output
     # results/<experiment> means its latest run.
     r = runner.invoke(report_cmd, [str(real_run.parent), "-q"])
     assert r.exit_code in (0, 1) and str(real_run) in r.output

@@ -98,6 +98,43 @@ def test_rto_never_when_the_region_does_not_come_back(tmp_path):
     assert sc.rto_for("xian")[0].rto_s is None
 
 
+def test_operations_cut_by_the_end_of_the_load_are_not_errors(tmp_path):
+    # Regression: an operation still in flight when the load stopped is recorded
+    # `info` (the load's STOPPED_IN_FLIGHT marker); it used to count against the
+    # `after` phase, so every healthy run showed ~97 % there and an error spike at
+    # the very end of the throughput plot.
+    from chaoskit.load.history import STOPPED_IN_FLIGHT
+
+    spec = SyntheticSpec(duration_s=6.0, cut_at_s=2.0, cut_for_s=1.0, seed=4)
+    run_dir = write_synthetic_run(tmp_path / "run", spec)
+    before = build_scorecard(load_run(run_dir))
+    run = load_run(run_dir)
+    hist = run_dir / "history.jsonl"
+    n = sum(1 for _ in hist.open())
+    t = run.load_end_ns - 50_000_000
+    cut = {"process": 9999, "f": "write", "key": "k0", "value": 1, "region": "xian"}
+    with hist.open("a") as fh:
+        fh.write(json.dumps({"index": n, "type": "invoke", "time": t, **cut}) + "\n")
+        fh.write(
+            json.dumps(
+                {
+                    "index": n + 1,
+                    "type": "info",
+                    "time": run.load_end_ns,
+                    "error": f"{STOPPED_IN_FLIGHT} (GreenletExit)",
+                    **cut,
+                }
+            )
+            + "\n"
+        )
+    after = build_scorecard(load_run(run_dir))
+    for phase in ("after", "all"):
+        a, b = before.row("xian", phase).stats, after.row("xian", phase).stats
+        assert (b.requests, b.info, b.success_rate) == (a.requests, a.info, a.success_rate)
+    # still in the history for the checker, as `info`
+    assert any(o.cut_by_load_stop and o.type == "info" for o in load_run(run_dir).ops)
+
+
 def test_percentile_is_nearest_rank():
     xs = [float(i) for i in range(1, 101)]
     assert (
@@ -286,3 +323,10 @@ def test_an_interrupted_run_still_renders_and_says_so(tmp_path):
         and "no heal recorded" in html
     )
     assert json.loads((run_dir / "check.json").read_text())["incomplete"] == "interrupted by SIGINT"
+    # the terminal scorecard of `chaoskit report` says so too, not only the HTML
+    from click.testing import CliRunner
+
+    from chaoskit.report.cli import report as report_cmd
+
+    out = CliRunner().invoke(report_cmd, [str(run_dir)]).output
+    assert "INCOMPLETE run: interrupted by SIGINT" in out

@@ -98,6 +98,13 @@ def test_cli_prints_matrix() -> None:
     assert beijing_row[3].startswith("~")  # estimated, marked
 
 
+def test_cli_name_given_twice_is_one_row() -> None:
+    res = CliRunner().invoke(latency, ["beijing", "xian", "beijing"])
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[0].split() == ["beijing", "xian"]
+    assert [ln.split()[0] for ln in res.output.splitlines()[1:3]] == ["beijing", "xian"]
+
+
 def test_cli_json_matches_model() -> None:
     res = CliRunner().invoke(latency, ["--json", "tokyo", "us-east"])
     assert res.exit_code == 0, res.output

@@ -36,6 +36,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from chaoskit.atomic import atomic_write_text
 from chaoskit.backends.base import Backend, NodeSpec
 from chaoskit.topology.model import AddressPlan, Topology
 
@@ -162,10 +163,7 @@ class LocalBackend(Backend):
             "run_dir": str(self.run_dir),
         }
         for d in (self.registry / "pids", self.run_dir / "pids"):
-            d.mkdir(parents=True, exist_ok=True)
-            tmp = d / f".{proc.name}.json.tmp"
-            tmp.write_text(json.dumps(rec))
-            os.replace(tmp, d / f"{proc.name}.json")
+            atomic_write_text(d / f"{proc.name}.json", json.dumps(rec), durable=False)
 
     def _unregister(self, name: str) -> None:
         for d in (self.registry / "pids", self.run_dir / "pids"):
@@ -184,19 +182,12 @@ class LocalBackend(Backend):
             "argv": [],
             "run_dir": str(self.run_dir),
         }
-        d = self.registry / "pids"
-        d.mkdir(parents=True, exist_ok=True)
-        tmp = d / f".{name}.json.tmp"
-        tmp.write_text(json.dumps(rec))
-        os.replace(tmp, d / f"{name}.json")
+        atomic_write_text(self.registry / "pids" / f"{name}.json", json.dumps(rec), durable=False)
 
     def _write_owner(self) -> None:
-        self.registry.mkdir(parents=True, exist_ok=True)
         me = os.getpid()
         owner = {"pid": me, "start_time": _proc_start_time(me), "run_dir": str(self.run_dir)}
-        tmp = self.registry / ".owner.json.tmp"
-        tmp.write_text(json.dumps(owner))
-        os.replace(tmp, self.registry / "owner.json")
+        atomic_write_text(self.registry / "owner.json", json.dumps(owner), durable=False)
 
     # -- processes ------------------------------------------------------------------
 
@@ -417,10 +408,8 @@ class LocalBackend(Backend):
 
     @staticmethod
     def _write_clock(path: Path, text: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text + "\n")
-        os.replace(tmp, path)  # libfaketime re-reads the file: never let it see half a line
+        # libfaketime re-reads the file: never let it see half a line
+        atomic_write_text(path, text + "\n", durable=False)
 
     def set_clock_offset(self, node: str, offset_ms: float | None) -> None:
         cf = self._clock_files.get(node)

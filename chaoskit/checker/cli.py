@@ -45,7 +45,15 @@ def _expand(paths: tuple[str, ...]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         path = Path(p)
-        if path.is_dir():
+        # A run directory (results/<exp>/<ts>, or results/<exp> meaning its `latest`)
+        # holds one history among many other files: check just that history.
+        run_history = next(
+            (h for h in (path / "history.jsonl", path / "latest" / "history.jsonl") if h.is_file()),
+            None,
+        )
+        if path.is_dir() and run_history is not None:
+            out.append(run_history)
+        elif path.is_dir():
             out.extend(
                 sorted(q for q in path.iterdir() if q.is_file() and not q.name.startswith("."))
             )
@@ -73,12 +81,24 @@ def _expand(paths: tuple[str, ...]) -> list[Path]:
     show_default=True,
     help="History format (auto detects it from the first line).",
 )
-@click.option("--initial", default=None, help="Initial register value (JSON; default nil).")
-@click.option("--timeout", "timeout", default="60s", show_default=True, help="Time limit per file.")
+@click.option(
+    "--initial", default=None, metavar="JSON", help="Initial register value (JSON; default nil)."
+)
+@click.option(
+    "--timeout",
+    "timeout",
+    default="60s",
+    show_default=True,
+    # parsed here so that click names --timeout in the error
+    callback=lambda _ctx, _param, value: parse_duration(value),
+    metavar="DURATION",
+    help="Time limit per file (e.g. 500ms, 60s, 2m).",
+)
 @click.option(
     "--html",
     "html_out",
     default=None,
+    metavar="PATH",
     help="Write the HTML visualisation here (a directory when several files are checked).",
 )
 @click.option(
@@ -100,6 +120,7 @@ def _expand(paths: tuple[str, ...]) -> list[Path]:
     "--export-edn",
     "export_edn",
     default=None,
+    metavar="FILE",
     help="Also write the (single) history as Jepsen EDN for Knossos/Elle.",
 )
 def check(
@@ -107,18 +128,29 @@ def check(
     model: str,
     fmt: str,
     initial: str | None,
-    timeout: str,
+    timeout: float,
     html_out: str | None,
     memory_mb: int,
     as_json: bool,
     lost: bool,
     export_edn: str | None,
 ) -> None:
-    """Check history FILEs (or directories of them) for linearizability."""
+    """Check history FILES (or directories of them) for linearizability.
+
+    A run's directory (results/<experiment>/<timestamp>, or results/<experiment>
+    for its latest run) means its history.jsonl. Exit status: 0 all linearizable,
+    1 any not linearizable, 3 any unknown (time or memory bound hit), 2 bad usage
+    or a bad file.
+
+    \b
+    Examples:
+      chaoskit check results/smoke
+      chaoskit check history.jsonl --model cas-register --html out.html
+    """
     from chaoskit.checker.formats import read_any, write_jepsen_edn
     from chaoskit.checker.linearizability import check_linearizable
 
-    timeout_s = parse_duration(timeout)
+    timeout_s = timeout
     init = parse_initial(initial)
     paths = _expand(files)
     if not paths:

@@ -15,7 +15,7 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
-from chaoskit.checker.atomic import atomic_write_text
+from chaoskit.atomic import atomic_write_text
 from chaoskit.checker.history import (
     History,
     HistoryError,

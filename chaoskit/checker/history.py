@@ -275,8 +275,9 @@ def parse_chaoskit_lines(lines: Iterable[str], path: str) -> list[Record]:
             )
         typ = obj.get("type")
         if typ not in TYPES:
+            got = "missing" if "type" not in obj else f"{typ!r}"
             raise HistoryError(
-                lineno, f"field 'type' is {typ!r}; valid: invoke, ok, fail, info", path
+                lineno, f"field 'type' is {got}; valid: invoke, ok, fail, info", path
             )
         if "process" not in obj:
             raise HistoryError(lineno, "missing field 'process'", path)
@@ -324,7 +325,7 @@ def iter_records(history: History) -> Iterator[dict[str, Any]]:
 
 def write_history(history: History, path: str | Path) -> None:
     """Write a history as chaoskit JSON Lines (atomically: temp file + rename)."""
-    from chaoskit.checker.atomic import atomic_write_text
+    from chaoskit.atomic import atomic_write_text
 
     text = "".join(json.dumps(d, separators=(",", ":")) + "\n" for d in iter_records(history))
     atomic_write_text(Path(path), text)

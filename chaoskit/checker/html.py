@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from chaoskit.checker.atomic import atomic_write_text
+from chaoskit.atomic import atomic_write_text
 from chaoskit.checker.history import History, Op
 from chaoskit.checker.models import show
 

@@ -7,17 +7,12 @@ import sys
 import click
 
 from chaoskit.experiment import ExperimentError, load_experiment
+from chaoskit.experiment.options import set_option
 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="PATH=VALUE",
-    help="Override a field (value parsed as YAML), e.g. --set load.duration=10s --set schedule.0.for=5s.",
-)
+@set_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
 def validate(files: tuple[str, ...], overrides: tuple[str, ...], quiet: bool) -> None:
     """Check experiment YAML FILES; exit 0 when all are valid, 2 when any is not.

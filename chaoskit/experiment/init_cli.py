@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import click
 
+from chaoskit.atomic import atomic_write_text
 from chaoskit.experiment import ExperimentError, load_experiment_text
 from chaoskit.topology import geo
 
@@ -91,15 +90,7 @@ def init(file: str, regions: str, force: bool) -> None:
         load_experiment_text(text, name=str(path))
     except ExperimentError as e:  # pragma: no cover - a template bug
         raise click.ClickException(f"internal error, the starter is invalid:\n{e}") from e
-    # atomic: a half-written file never replaces a good one
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}."
-    )
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # atomic: a half-written file never replaces a good one (and the file is 0644,
+    # not mkstemp's 0600)
+    atomic_write_text(path, text)
     click.echo(f"wrote {path}; check it with: chaoskit validate {path}")

@@ -102,16 +102,28 @@ class _Convert:
         return self.scalar(node, path)
 
     def scalar(self, node: yaml.Node, path: PathT) -> Any:
-        if not node.tag.startswith("tag:yaml.org,2002:") or node.tag.endswith(
-            (":map", ":seq", ":omap", ":pairs", ":set", ":binary")
-        ):
-            self.err(node, path, f"tag {node.tag!r} is not allowed (plain values only)")
+        # An allow-list: `tag:yaml.org,2002:python/object:...` also starts with the
+        # standard prefix, so a deny-list of collection tags let it through.
+        if node.tag not in _SCALAR_TAGS:
+            shown = node.tag.replace("tag:yaml.org,2002:", "!!")
+            self.err(
+                node,
+                path,
+                f"tag {shown!r} is not allowed (plain values only: strings, numbers, "
+                "booleans, null)",
+            )
             return None
         try:
             return self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as e:
-            self.err(node, path, f"cannot read this value: {e}")
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            self.err(node, path, f"cannot read this value: {problem}")
             return None
+
+
+_SCALAR_TAGS = frozenset(
+    "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "timestamp")
+)
 
 
 def _yaml_error(file: str, e: yaml.YAMLError) -> ValidationError:
@@ -155,7 +167,10 @@ def parse_text(text: str, file: str) -> tuple[Source | None, list[ValidationErro
                 file,
                 root.start_mark.line + 1,
                 "",
-                "an experiment is a YAML mapping of fields (name:, topology:, ...)",
+                "an experiment is a YAML mapping of fields (name:, topology:, ...), not a "
+                + {list: "list", str: "string", int: "number", float: "number"}.get(
+                    type(data), type(data).__name__
+                ),
             )
         ]
     return Source(file, data, conv.lines, conv.key_lines), []

@@ -670,6 +670,34 @@ def _link_names(v: _V) -> list[str] | None:
     ]
 
 
+def _skewable_kinds() -> list[str]:
+    """System kinds whose adapter can have its clock skewed (for error messages only;
+    an adapter that fails to import is left out rather than failing validation)."""
+    from chaoskit import systems
+
+    out = []
+    for kind in systems.known_kinds():
+        try:
+            if getattr(systems.get_adapter(kind), "supports_clock_skew", False):
+                out.append(kind)
+        except Exception:
+            continue
+    return out
+
+
+def _clock_skew_refusal(fault: str, kind: str, adapter_cls: Any) -> str:
+    """Why a clock fault cannot run on this system, in words, and what would be valid."""
+    reason = getattr(adapter_cls, "clock_skew_reason", None) or (
+        f"its adapter ({getattr(adapter_cls, '__name__', kind)}) has supports_clock_skew = False"
+    )
+    ok = _skewable_kinds()
+    instead = "use a system whose clock can be skewed" + (f" ({', '.join(ok)})" if ok else "")
+    return (
+        f"fault {fault} needs a system whose clock can be skewed; system {kind!r} cannot: "
+        f"{reason}. Valid: {instead}, or remove this {fault} fault from the schedule"
+    )
+
+
 def _links_selector(v: _V, path: PathT, value: Any) -> Any:
     shape = "all, {between: [A, B]}, {region: R} or {names: [link names]}"
     if value == "all":
@@ -893,10 +921,7 @@ def _fault(
         and v.adapter_cls is not None
         and not getattr(v.adapter_cls, "supports_clock_skew", False)
     ):
-        v.err(
-            (*path, "fault"),
-            f"fault {name} needs a system whose clock can be skewed; system {v.system_kind!r} cannot (its adapter has supports_clock_skew = False)",
-        )
+        v.err((*path, "fault"), _clock_skew_refusal(name, v.system_kind, v.adapter_cls))
         ok = False
     if "at" in raw and allow_at:
         if fd.clock and isinstance(raw["at"], dt.date | dt.datetime):

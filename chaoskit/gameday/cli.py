@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from chaoskit.experiment.options import backend_option, results_option, set_option
+
 EXIT_USAGE = 2
 
 
@@ -27,16 +29,9 @@ def _is_loopback(host: str) -> bool:
 
 @click.command("gameday")
 @click.argument("experiment_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a field.")
-@click.option(
-    "--results",
-    "results_root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("results"),
-    show_default=True,
-    help="Results root directory.",
-)
-@click.option("--backend", type=click.Choice(["local", "docker"]), default=None)
+@set_option
+@results_option
+@backend_option
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -44,7 +39,11 @@ def _is_loopback(host: str) -> bool:
     help="Address of the web UI. Any non-loopback address requires --login.",
 )
 @click.option(
-    "--port", type=int, default=8089, show_default=True, help="Web UI port (0 = any free port)."
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8089,
+    show_default=True,
+    help="Web UI port (0 = any free port).",
 )
 @click.option(
     "--login",

@@ -133,7 +133,7 @@ class LiveRun:
             pid=os.getpid(),
         )
         try:
-            be = make_backend(self.backend_name, self.run)
+            be = make_backend(self.backend_name, self.run, exp)  # exp: its links: section
             self.cluster = Cluster(exp.topology, adapter, be, events=self.events, seed=exp.seed)
             self.cluster.up()
             self.events.note("topology up", timings=self.cluster.timings, api=self.cluster.api_url)

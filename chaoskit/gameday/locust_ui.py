@@ -26,10 +26,11 @@ import json
 import logging
 import os
 import secrets
-import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+from chaoskit.atomic import atomic_write_text
 
 log = logging.getLogger("chaoskit.gameday")
 
@@ -250,10 +251,7 @@ def _report_port(ui: Any, path: Path) -> None:
     import gevent
 
     def write(info: dict[str, Any]) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w") as f:
-            json.dump(info, f)
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(info), durable=False)
 
     for _ in range(1200):  # up to a minute
         server = getattr(ui, "server", None)

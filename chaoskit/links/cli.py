@@ -33,6 +33,7 @@ def links() -> None:
     default="INFO",
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="How much the server logs (to stderr).",
 )
 def serve(host: str, port: int, port_file: str | None, log_level: str) -> None:
     """Run the link server until SIGTERM/SIGINT."""
@@ -61,11 +62,20 @@ def status(api: str, as_json: bool) -> None:
     try:
         state = LinkControl(api).state()
     except LinkError as e:
-        raise click.ClickException(str(e)) from None
+        # A refused connection almost always means "nothing listens there": say how to fix it.
+        hint = (
+            " (connection refused); pass the API URL of a running link server with --api "
+            "(a run's links.log names it), or start one with `chaoskit links serve`"
+            if "refused" in str(e).lower()
+            else ""
+        )
+        raise click.ClickException(str(e).split(": HTTPConnectionPool")[0] + hint) from None
     if as_json:
         json.dump(state, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
+    if not state:
+        click.echo(f"no links: the server at {api} has no proxies yet")
     for name, s in sorted(state.items()):
         toxics = ", ".join(f"{t['name']}({t['type']})" for t in s["toxics"]) or "-"
         cut = s["cut"] or "-"

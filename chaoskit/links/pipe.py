@@ -44,9 +44,6 @@ class Side(asyncio.Protocol):
     """One socket of a connection (client or upstream)."""
 
     __slots__ = ("conn", "transport", "reader", "writer", "early")
-    # Early bytes are buffered here (see `early`); the docker room's links_entry.py
-    # looks for this flag and then leaves this class alone.
-    _chaoskit_guarded = True
 
     def __init__(self, conn: Conn) -> None:
         self.conn = conn

@@ -24,15 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import socket
-import tempfile
 import threading
 from pathlib import Path
 
 from aiohttp import web
 
+from chaoskit.atomic import atomic_write_text
 from chaoskit.links.api import Api
 from chaoskit.links.core import LinkCore
 
@@ -151,18 +150,7 @@ class LinkServer:
 
 def write_port_file(path: str | Path, port: int) -> None:
     """Write the port atomically: readers never see an empty or partial file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".port-", dir=str(path.parent or Path(".")))
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{port}\n")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write_text(path, f"{port}\n", durable=False)
 
 
 async def serve(host: str, port: int, port_file: str | None = None) -> None:

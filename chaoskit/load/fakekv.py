@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from chaoskit.atomic import atomic_write_text
 from chaoskit.systems.base import Client, NodeSpec, Outcome, SystemAdapter, SystemContext
 from chaoskit.topology.model import Endpoint
 
@@ -83,9 +84,9 @@ def serve(port_file: Path, hang_every: int = 0, hang_s: float = 3.0) -> None:
             pass  # clients that gave up (timeouts) are expected here
 
     srv = Server(("127.0.0.1", 0), H)
-    tmp = Path(f"{port_file}.tmp")
-    tmp.write_text(json.dumps({"port": srv.server_address[1], "pid": os.getpid()}))
-    os.replace(tmp, port_file)
+    atomic_write_text(
+        port_file, json.dumps({"port": srv.server_address[1], "pid": os.getpid()}), durable=False
+    )
     srv.serve_forever()
 
 

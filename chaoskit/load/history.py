@@ -17,13 +17,13 @@ reads, and tests use it directly.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from chaoskit.atomic import atomic_open
 
 Record = dict[str, Any]
 
@@ -231,15 +231,9 @@ def rewrite_normalized(path: Path, repair_error: str | None = None, now: int = 0
     if repair_error is not None:
         recs = repair(recs, now, repair_error)
     recs = normalize(recs)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            for r in recs:
-                f.write(json.dumps(r, separators=(",", ":")) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        for r in recs:
+            f.write(json.dumps(r, separators=(",", ":")) + "\n")
     return len(recs)
 
 

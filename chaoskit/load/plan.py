@@ -8,12 +8,11 @@ strings, turned into `Endpoint`s only inside the load process.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from chaoskit.atomic import atomic_write_text
 from chaoskit.topology.model import Endpoint
 
 WORKLOADS = ("register", "cas-register", "set")
@@ -142,7 +141,7 @@ class LoadPlan:
         return cls(**d)
 
     def write(self, path: Path) -> None:
-        write_atomic(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
     @classmethod
     def read(cls, path: Path) -> LoadPlan:
@@ -175,15 +174,3 @@ def views_from_plan(
         }
         for region, nodes in outside.items()
     }
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

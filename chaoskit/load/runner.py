@@ -40,6 +40,7 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, StatsCSVFileWriter, stats_history
 
+from chaoskit.atomic import atomic_write_text
 from chaoskit.load.clients import adapter_class, client_node
 from chaoskit.load.history import (
     STOPPED_IN_FLIGHT,
@@ -48,8 +49,9 @@ from chaoskit.load.history import (
     read_records,
     rewrite_normalized,
 )
-from chaoskit.load.plan import LoadPlan, PlanError, write_atomic
+from chaoskit.load.plan import LoadPlan, PlanError
 from chaoskit.load.workloads import UniqueValues, Workload
+from chaoskit.systems.base import is_cas_mismatch
 
 log = logging.getLogger("chaoskit.load")
 
@@ -143,7 +145,9 @@ class RegionUser(User):
             name=f"{region} {f}",
             response_time=elapsed_ms,
             response_length=0,
-            exception=None if typ == "ok" else RuntimeError(f"{typ}: {err or ''}"),
+            exception=None
+            if typ == "ok" or is_cas_mismatch(err)
+            else RuntimeError(f"{typ}: {err or ''}"),
             context={"region": region},
         )
         if stopped is not None:
@@ -202,7 +206,7 @@ class CsvOutput:
 
             buf = io.StringIO()
             csv.writer(buf).writerows(rows)
-            write_atomic(path, buf.getvalue())
+            atomic_write_text(path, buf.getvalue())
 
 
 class _ListWriter:
@@ -277,8 +281,10 @@ def _run_for(
     env.runner.start(total, spawn_rate=min(max(total, 1) * 20.0, 100.0))
     started = time.monotonic()
     if ready_file:
-        write_atomic(
-            Path(ready_file), json.dumps({"state": "spawning", "pid": os.getpid(), **extra})
+        atomic_write_text(
+            Path(ready_file),
+            json.dumps({"state": "spawning", "pid": os.getpid(), **extra}),
+            durable=False,
         )
     stop.wait(timeout=plan.workload.duration_s)
     elapsed = time.monotonic() - started
@@ -326,7 +332,9 @@ def _finish(
     csvs.finish()
     rewrite_normalized(plan.history_path)
     summary = _summary(plan, elapsed, stopped)
-    write_atomic(Path(plan.out_dir) / "load-summary.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(
+        Path(plan.out_dir) / "load-summary.json", json.dumps(summary, indent=2) + "\n"
+    )
     log.info(
         "load done: %s ops in %.1f s = %.1f ops/s", summary["ops"], elapsed, summary["ops_per_s"]
     )
@@ -402,7 +410,9 @@ def run_master(plan: LoadPlan, ready_file: str | None, port_file: str | None) ->
     runner.register_message("chaoskit-clock", on_clock)
     stop = _stop_event()
     if port_file:
-        write_atomic(Path(port_file), json.dumps({"port": port, "pid": os.getpid()}))
+        atomic_write_text(
+            Path(port_file), json.dumps({"port": port, "pid": os.getpid()}), durable=False
+        )
     log.info(
         "master listening on %s:%d, waiting for %d workers (%d of them remote)",
         plan.master_bind_host,

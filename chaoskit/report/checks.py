@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from chaoskit.atomic import atomic_write_text
 from chaoskit.report.data import RunData, load_run
 from chaoskit.report.scorecard import ALL_REGIONS, Scorecard, build_scorecard, phase_alias
 from chaoskit.report.spec import Bounds, RtoBound, get, normalise
@@ -72,22 +72,6 @@ class CheckReport:
             "incomplete": self.incomplete,
             "generated_at": self.generated_at,
         }
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary name in the same directory, then rename into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        # mkstemp makes 0600 files; results are for everyone who may read the run.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _experiment_checks(experiment: Any) -> Any:
@@ -180,7 +164,8 @@ def compare_bounds(sc: Scorecard, bounds: Bounds, lin: dict | None) -> list[Chec
         verdict = (lin or {}).get("verdict", "error")
         ok = verdict == "linearizable"
         if ok:
-            msg = f"linearizable: yes ({(lin or {}).get('keys_checked', '?')} keys checked)"
+            n = (lin or {}).get("keys_checked", "?")
+            msg = f"linearizable: yes ({n} key{'' if n == 1 else 's'} checked)"
         else:
             expl = str((lin or {}).get("explanation") or "").strip().splitlines()
             key = (lin or {}).get("failing_key")
@@ -370,8 +355,10 @@ def write_outputs(run_dir: Path, report: CheckReport, run: RunData, objs: dict[s
     from chaoskit.report.html import render_report
     from chaoskit.report.summary import render_summary
 
-    write_atomic(run_dir / "check.json", json.dumps(report.to_dict(), indent=2, default=str) + "\n")
-    write_atomic(run_dir / "summary.md", render_summary(report))
+    atomic_write_text(
+        run_dir / "check.json", json.dumps(report.to_dict(), indent=2, default=str) + "\n"
+    )
+    atomic_write_text(run_dir / "summary.md", render_summary(report))
     lin_html = None
     verdict = (report.linearizability or {}).get("verdict")
     if verdict == "not-linearizable" and "lin" in objs:
@@ -386,7 +373,7 @@ def write_outputs(run_dir: Path, report: CheckReport, run: RunData, objs: dict[s
             log.warning("checker visualisation failed: %s", e)
     if (run_dir / "linearizability.html").exists():
         lin_html = (run_dir / "linearizability.html").read_text(encoding="utf-8")
-    write_atomic(run_dir / "report.html", render_report(report, run, lin_html))
+    atomic_write_text(run_dir / "report.html", render_report(report, run, lin_html))
 
 
-__all__ = ["ALL_REGIONS", "CheckReport", "CheckResult", "evaluate", "write_atomic"]
+__all__ = ["ALL_REGIONS", "CheckReport", "CheckResult", "evaluate"]

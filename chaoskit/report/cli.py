@@ -25,8 +25,11 @@ def resolve_run_dir(p: str) -> Path:
         return d
     if (d / "latest" / "history.jsonl").exists():
         return (d / "latest").resolve()
+    what = (
+        "no such directory" if not d.exists() else "not a chaoskit run directory (no history.jsonl)"
+    )
     raise click.UsageError(
-        f"{p}: not a chaoskit run directory (no history.jsonl); give results/<experiment>/<timestamp> "
+        f"{p}: {what}; give results/<experiment>/<timestamp> "
         f"or results/<experiment> (its `latest` run)"
     )
 
@@ -75,6 +78,7 @@ def render_run(run_dir: Path, recheck: bool = False) -> Any:
 
 
 def print_scorecard(report: Any) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from chaoskit.report.compare import console
@@ -83,19 +87,39 @@ def print_scorecard(report: Any) -> None:
     con = console()
     sc = report.scorecard
     t = Table(title=f"{report.experiment.get('name')}: {'PASSED' if report.passed else 'FAILED'}")
-    for col in ("region", "phase", "requests", "success", "p50 ms", "p95 ms", "p99 ms", "lost"):
+    cols = (
+        "region",
+        "phase",
+        "requests",
+        "rejected",
+        "success",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "lost",
+    )
+    for col in cols:
         t.add_column(col, justify="left" if col in ("region", "phase") else "right")
     for row in sc.rows:
         s = row.stats
         t.add_row(
-            region_name(row.region), row.phase, str(s.requests), fmt_rate(s.success_rate),
+            region_name(row.region), row.phase, str(s.requests), str(s.rejected), fmt_rate(s.success_rate),
             fmt_ms(s.p50_ms), fmt_ms(s.p95_ms), fmt_ms(s.p99_ms), str(s.lost_writes),
         )  # fmt: skip
     con.print(t)
+    if report.incomplete:
+        # the HTML says so in its header; the terminal must too
+        con.print(
+            f"[yellow]INCOMPLETE run[/]: {escape(str(report.incomplete).strip())}", highlight=False
+        )
     for r in sc.rto:
         con.print(f"RTO {r.region} after {r.fault} ({r.kind}): {r.display}")
     for r in report.results:
-        con.print(("[green]PASS[/] " if r.passed else "[red]FAIL[/] ") + r.message, highlight=False)
+        # escaped: fault labels such as "partition [[xian]]" would be read as rich markup
+        con.print(
+            ("[green]PASS[/] " if r.passed else "[red]FAIL[/] ") + escape(r.message),
+            highlight=False,
+        )
 
 
 @click.command("report")
@@ -133,13 +157,13 @@ def report(
                 raise click.UsageError(
                     f"--compare takes exactly two runs (RUN_A RUN_B), got {len(runs)}"
                 )
-            from chaoskit.report.checks import write_atomic
+            from chaoskit.atomic import atomic_write_text
             from chaoskit.report.compare import compare, print_table, render_compare_html
 
             a, b = resolve_run_dir(runs[0]), resolve_run_dir(runs[1])
             cmp = compare(a, b)
             out = Path(html_out or "compare.html")
-            write_atomic(out, render_compare_html(cmp, out))
+            atomic_write_text(out, render_compare_html(cmp, out))
             if not quiet:
                 print_table(cmp)
             click.echo(f"wrote {out}")

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaoskit.load.history import STOPPED_IN_FLIGHT
+from chaoskit.systems.base import is_cas_mismatch
+
 NS = 1_000_000_000
 
 
@@ -42,6 +45,24 @@ class Op:
     @property
     def latency_ns(self) -> int | None:
         return None if self.complete_ns is None else self.complete_ns - self.invoke_ns
+
+    @property
+    def rejected(self) -> bool:
+        """A cas the system answered with "compare did not match" (error marker
+        `cas-mismatch`): `fail` for the checker, but the system was available."""
+        return self.type == "fail" and is_cas_mismatch(self.error)
+
+    @property
+    def cut_by_load_stop(self) -> bool:
+        """Still in flight when the load stopped at its end (or on Ctrl-C): the harness,
+        not the system, ended it. `info` for the checker; excluded from the rates, or
+        every run's last second and `after` phase would show errors that never were."""
+        return self.type == "info" and (self.error or "").startswith(STOPPED_IN_FLIGHT)
+
+    @property
+    def served(self) -> bool:
+        """The system answered: ok, or a rejected cas (what availability and RTO count)."""
+        return self.type == "ok" or self.rejected
 
 
 @dataclass
@@ -97,7 +118,9 @@ class RunData:
 
     @property
     def load_ops(self) -> list[Op]:
-        return [o for o in self.ops if not o.final]
+        """The operations the scorecard and plots count: final reads and operations
+        cut by the end of the load are left out."""
+        return [o for o in self.ops if not o.final and not o.cut_by_load_stop]
 
 
 def _read_jsonl(path: Path, warnings: list[str]) -> list[tuple[int, dict]]:

@@ -94,7 +94,8 @@ def _lin_view(lin: dict | None) -> tuple[str, str, str]:
     cls = {"linearizable": "good", "not-linearizable": "bad", "unknown": "warn"}.get(v, "bad")
     detail = []
     if lin.get("keys_checked") is not None:
-        detail.append(f"{lin['keys_checked']} keys")
+        n = lin["keys_checked"]
+        detail.append(f"{n} key{'' if n == 1 else 's'} checked")
     if lin.get("failing_key") is not None:
         detail.append(f"fails on key {lin['failing_key']}")
     if lin.get("elapsed_s") is not None:

@@ -11,7 +11,7 @@ come from tailing that file, plus events.jsonl for faults and link state:
 
 Metric names and labels (dashboards/chaoskit.json uses exactly these):
 
-    chaoskit_operations_total{region, f, outcome}              counter (outcome ok|fail|info)
+    chaoskit_operations_total{region, f, outcome}              counter (outcome ok|rejected|fail|info)
     chaoskit_operation_latency_seconds{region, outcome}        histogram
     chaoskit_operations_in_flight{region}                      gauge
     chaoskit_fault_active{id, fault}                           gauge 1 while applied, 0 once healed
@@ -35,12 +35,16 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from chaoskit.systems.base import is_cas_mismatch
+
 log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CUT_FAULTS = {"cut-region", "partition", "bridge", "one-way", "isolate-node"}
 DEGRADE_FAULTS = {"latency", "bandwidth", "flaky"}
-OUTCOMES = ("ok", "fail", "info")
+# "rejected": a `fail` cas whose compare did not match (error `cas-mismatch...`): the
+# system answered, so availability panels count it as served, like the scorecard.
+OUTCOMES = ("ok", "rejected", "fail", "info")
 
 
 class _Tail:
@@ -186,7 +190,9 @@ class LiveMetrics:
                     self.in_flight.labels(self._pending.pop(proc)[1]).dec()
                 self._pending[proc] = (int(t or 0), region)
                 self.in_flight.labels(region).inc()
-            elif typ in OUTCOMES:
+            elif typ in ("ok", "fail", "info"):
+                if typ == "fail" and is_cas_mismatch(rec.get("error")):
+                    typ = "rejected"
                 self.ops.labels(region, f, typ).inc()
                 inv = self._pending.pop(proc, None)
                 if inv is not None:

@@ -21,7 +21,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from chaoskit.report.data import NS, FaultWindow, RunData  # noqa: E402
 
-OUTCOME_COLOURS = {"ok": "#2f9e5f", "fail": "#d9423a", "info": "#f0a020"}
+OUTCOME_COLOURS = {"ok": "#2f9e5f", "rejected": "#4a7fc1", "fail": "#d9423a", "info": "#f0a020"}
 FAULT_COLOURS = {
     "network": "#5b7fd6",
     "process": "#c0504d",
@@ -141,8 +141,9 @@ def latency_raw(run: RunData) -> str:
         if i == 0:
             label_rows = max(1, rows)
         mine = [o for o in ops if o.region == region]
-        for outcome in ("ok", "info", "fail"):
-            pts = [o for o in mine if o.type == outcome]
+        for outcome in ("ok", "rejected", "info", "fail"):
+            # a rejected cas (compare did not match) is a `fail` the system answered
+            pts = [o for o in mine if ("rejected" if o.rejected else o.type) == outcome]
             xs = [o.invoke_ns / NS for o in pts]
             ys = [max((o.latency_ns or (end - o.invoke_ns)) / 1e6, 0.01) for o in pts]
             if xs:
@@ -177,7 +178,7 @@ def _bins(run: RunData, width_s: float = 1.0) -> list[float]:
 
 
 def throughput(run: RunData, width_s: float = 1.0) -> str:
-    """Ok operations per second and error rate per region, in 1 s bins."""
+    """Served (ok + rejected cas) operations per second and error rate per region, in 1 s bins."""
     edges = _bins(run, width_s)
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 4.6), sharex=True)
     end = run.load_end_ns
@@ -195,7 +196,7 @@ def throughput(run: RunData, width_s: float = 1.0) -> str:
             i = int((o.invoke_ns / NS - edges[0]) // width_s)
             if 0 <= i < len(mids):
                 tot[i] += 1
-                ok[i] += o.type == "ok"
+                ok[i] += o.served
         # The last bin may stick out past the end of the load: divide by its real width.
         widths = [
             max(1e-9, min(b, run.load_end_ns / NS) - a)
@@ -220,9 +221,9 @@ def throughput(run: RunData, width_s: float = 1.0) -> str:
             marker="o",
             ms=2.5,
         )
-    ax1.set_ylabel("ok ops/s")
+    ax1.set_ylabel("served ops/s")
     ax1.set_ylim(bottom=0)
-    ax2.set_ylabel("errors %  (fail + info)")
+    ax2.set_ylabel("errors %  (fail + info)")  # a rejected cas is served, not an error
     ax2.set_ylim(-3, 103)
     ax2.set_xlabel("seconds since run start")
     # Region legend under the plots: the space above is for the fault labels.

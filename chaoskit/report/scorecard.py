@@ -5,13 +5,18 @@ Definitions (docs/report.md repeats them for users):
 - Phases: `before` (load start -> first fault), `during:<id>` (each fault, apply ->
   heal), `during` (any fault active: the union of the fault windows), `after` (last
   heal -> end of load), `all` (the whole load). An operation belongs to the phase in
-  which it was *invoked*. Final-read operations are excluded from every phase.
-- requests = operations invoked; success rate = ok / requests (a timeout or an
-  operation still pending at the end counts against it); latency percentiles are
-  over ok operations, nearest-rank (the ceil(p/100*n)-th smallest).
+  which it was *invoked*. Final-read operations, and operations still in flight
+  when the load stopped (the harness ended them, not the system), are excluded
+  from every phase.
+- requests = operations invoked; served = ok + rejected, where rejected is a cas
+  the system answered "compare did not match" (history `fail` with error
+  `cas-mismatch...`: no effect, but the system was available); success rate =
+  served / requests (a timeout, any other failure, or an operation still pending at
+  the end counts against it); throughput and latency percentiles are over served
+  operations, nearest-rank (the ceil(p/100*n)-th smallest).
 - RTO, per fault and region: from the fault's start, the first time t such that
   every sliding window [t', t'+W) with t <= t' <= t+W has at least one operation
-  and a success rate >= threshold (default W = 1 s, threshold 0.9). RTO = t - start.
+  and a success (served) rate >= threshold (default W = 1 s, threshold 0.9). RTO = t - start.
   0 when it never dropped, None ("never") when it did not recover before the end.
 """
 
@@ -53,18 +58,19 @@ class Phase:
 
 @dataclass
 class Stats:
-    requests: int
+    requests: int  # = ok + rejected + fail + info
     ok: int
-    fail: int
+    fail: int  # failures other than rejected cas (the system did not serve them)
     info: int
-    success_rate: float | None  # None when there were no requests
-    throughput: float  # ok operations per second over the phase
+    success_rate: float | None  # served (ok + rejected) / requests; None without requests
+    throughput: float  # served operations per second over the phase
     p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
     max_ms: float | None
     lost_writes: int = 0
     lost_oldest_age_s: float | None = None
+    rejected: int = 0  # cas answered "compare did not match": served, no effect
 
 
 @dataclass
@@ -194,21 +200,24 @@ def percentile(sorted_values: list[float], p: float) -> float | None:
 
 
 def stats_of(ops: list[Op], duration_ns: int) -> Stats:
-    ok = [o for o in ops if o.type == "ok"]
-    fail = sum(1 for o in ops if o.type == "fail")
-    lat = sorted((o.latency_ns or 0) / 1e6 for o in ok)
+    ok = sum(1 for o in ops if o.type == "ok")
+    served = [o for o in ops if o.served]
+    rejected = len(served) - ok
+    fail = sum(1 for o in ops if o.type == "fail") - rejected
+    lat = sorted((o.latency_ns or 0) / 1e6 for o in served)
     n = len(ops)
     return Stats(
         requests=n,
-        ok=len(ok),
+        ok=ok,
         fail=fail,
-        info=n - len(ok) - fail,
-        success_rate=(len(ok) / n) if n else None,
-        throughput=(len(ok) / (duration_ns / NS)) if duration_ns > 0 else 0.0,
+        info=n - ok - rejected - fail,
+        success_rate=(len(served) / n) if n else None,
+        throughput=(len(served) / (duration_ns / NS)) if duration_ns > 0 else 0.0,
         p50_ms=percentile(lat, 50),
         p95_ms=percentile(lat, 95),
         p99_ms=percentile(lat, 99),
         max_ms=lat[-1] if lat else None,
+        rejected=rejected,
     )
 
 
@@ -275,11 +284,11 @@ def compute_rto(
     """RTO of one region for one fault (see the module docstring).
 
     Windows are anchored at invocation times: an operation invoked at t that
-    succeeded is evidence of service at t. Recovery is anchored at an ok
-    operation, because clients blocked in a timeout invoke nothing, and an
-    empty stretch is no evidence of service.
+    was served (ok, or a cas rejected on its compare) is evidence of service at t.
+    Recovery is anchored at a served operation, because clients blocked in a
+    timeout invoke nothing, and an empty stretch is no evidence of service.
     """
-    mine = sorted((o.invoke_ns, o.type == "ok") for o in ops if o.region == region)
+    mine = sorted((o.invoke_ns, o.served) for o in ops if o.region == region)
     times = [t for t, _ in mine]
     ok_prefix = [0]
     for _, good in mine:

@@ -49,16 +49,16 @@ def render_summary(report: CheckReport) -> str:
         lines.append(f"- (info) linearizability: {lin.get('verdict')}")
     lines += ["", "## Scorecard", ""]
     lines.append(
-        "| region | phase | requests | success | ok/s | p50 ms | p95 ms | p99 ms | lost writes |"
+        "| region | phase | requests | rejected | success | served/s | p50 ms | p95 ms | p99 ms | lost writes |"
     )
-    lines.append("|---|---|--:|--:|--:|--:|--:|--:|--:|")
+    lines.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
     for row in sc.rows:
         s = row.stats
         lost = str(s.lost_writes) + (
             f" (oldest {s.lost_oldest_age_s:.2f} s)" if s.lost_oldest_age_s else ""
         )
         lines.append(
-            f"| {region_name(row.region)} | {row.label} | {s.requests} | {fmt_rate(s.success_rate)} | "
+            f"| {region_name(row.region)} | {row.label} | {s.requests} | {s.rejected} | {fmt_rate(s.success_rate)} | "
             f"{s.throughput:.1f} | {fmt_ms(s.p50_ms)} | {fmt_ms(s.p95_ms)} | {fmt_ms(s.p99_ms)} | {lost} |"
         )
     if sc.rto:

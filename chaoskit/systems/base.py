@@ -16,6 +16,19 @@ from typing import Any
 from chaoskit.backends.base import Backend, NodeSpec
 from chaoskit.topology.model import AddressPlan, Endpoint, Topology
 
+# A cas the system evaluated and refused because the current value was not the
+# expected one: type "fail" (no effect), and an error that starts with this marker
+# (optionally followed by ": details"). The report counts it as served ("rejected"),
+# not as unavailability: the system answered.
+CAS_MISMATCH = "cas-mismatch"
+
+
+def is_cas_mismatch(error: str | None) -> bool:
+    """Whether an Outcome/history `error` marks a cas whose compare did not match."""
+    return isinstance(error, str) and (
+        error == CAS_MISMATCH or error.startswith(CAS_MISMATCH + ":")
+    )
+
 
 @dataclass
 class Outcome:
@@ -23,7 +36,8 @@ class Outcome:
 
     type: "ok" (took effect / read value is `value`), "fail" (certainly did not take
     effect), "info" (may or may not have taken effect: timeout, connection lost after
-    the request was sent).
+    the request was sent). A cas refused on a compare mismatch is
+    `Outcome("fail", value, "cas-mismatch: ...")` (see CAS_MISMATCH).
     """
 
     type: str

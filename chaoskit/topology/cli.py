@@ -59,7 +59,8 @@ def latency(locations: tuple[str, ...], jitter: bool, as_json: bool, list_all: b
             geo.resolve(raw)
         except geo.UnknownLocationError as e:
             raise click.UsageError(str(e)) from e
-        names.append(raw)
+        if raw not in names:  # a name given twice is one row, not two identical ones
+            names.append(raw)
     if as_json:
         out = {
             a: {

@@ -7,7 +7,8 @@ index round through the leader). Classification:
 - write/cas: a refused connection or etcd's "too many requests" is `fail`
   (never reached the raft log); a lost connection, a timeout or any other etcd
   error is `info` (the proposal may have been committed); a cas whose compare
-  fails is `fail` (etcd evaluated it and did nothing).
+  fails is `fail` (etcd evaluated it and did nothing), with error
+  "cas-mismatch: compare failed" (chaoskit.systems.base.CAS_MISMATCH).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import requests
 
-from chaoskit.systems.base import Client, Outcome
+from chaoskit.systems.base import CAS_MISMATCH, Client, Outcome
 from chaoskit.topology.model import Endpoint
 
 
@@ -136,7 +137,8 @@ class EtcdClient(Client):
         )
         if data.get("succeeded"):
             return Outcome("ok", [expected, new])
-        return Outcome("fail", [expected, new], "compare failed")
+        # The stable marker lets the report count it as served (etcd answered).
+        return Outcome("fail", [expected, new], f"{CAS_MISMATCH}: compare failed")
 
     def close(self) -> None:
         self._session.close()

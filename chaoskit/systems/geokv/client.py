@@ -23,7 +23,7 @@ import select
 import time
 from typing import Any
 
-from chaoskit.systems.base import Client, Outcome
+from chaoskit.systems.base import CAS_MISMATCH, Client, Outcome
 from chaoskit.topology.model import Endpoint
 
 READS = ("read", "read-all")
@@ -116,6 +116,14 @@ class GeoKVClient(Client):
         if resp.status == 200:
             return Outcome("ok", data.get("value"))
         error = f"{self.node}: HTTP {resp.status}: {data.get('error', '')}"
+        if (
+            f == "cas"
+            and resp.status == 409
+            and str(data.get("error", "")).startswith("cas mismatch")
+        ):
+            # The system answered: the precondition did not hold. Certainly not applied,
+            # and not an unavailability (the scorecard counts it as served).
+            return Outcome("fail", None, f"{CAS_MISMATCH}: {error}")
         if f in READS or 400 <= resp.status < 500 or data.get("definite") is True:
             return Outcome("fail", None, error)
         return Outcome("info", None, error)

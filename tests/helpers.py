@@ -1,0 +1,86 @@
+"""Helpers shared by test files of several rooms: process state from /proc, the
+process tree below a pid, polling, and headless Chromium. Imported as `helpers`
+(pytest puts tests/ on sys.path: the test files are flat, without __init__.py)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+# The flags every headless run needs on this machine: no sandbox as root, no GPU,
+# and no traffic of its own (updates, sync, QUIC) that would leave loopback.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+def free_port() -> int:
+    """A loopback port the OS just handed out and released: free for a server to
+    take, and (until one does) a port where nothing listens. Never a fixed port:
+    others test on this machine at the same time."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_state(pid: int) -> str | None:
+    """The one-letter state of `pid` (R, S, T, Z, ...), or None when it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # the command name in parentheses may hold spaces or ")": split after the last one
+    return raw.rsplit(")", 1)[1].split()[0]
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie, exited but not yet reaped, counts as gone)."""
+    return proc_state(pid) not in (None, "Z")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (children files of every task, recursively)."""
+    out: set[int] = set()
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                kids = [int(x) for x in (task / "children").read_text().split()]
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            for k in kids:
+                if k not in out:
+                    out.add(k)
+                    todo.append(k)
+    return out
+
+
+def wait_for(pred: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
+    """Poll `pred` until it is true; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def chromium(
+    target: str, profile: Path, *args: str, timeout: float = 90
+) -> subprocess.CompletedProcess:
+    """Run headless Chromium on `target` (a URL) with its own profile directory
+    (under the test's tmp_path, so nothing is left behind); `args` add e.g.
+    --screenshot=PATH, --dump-dom or --virtual-time-budget=MS."""
+    cmd = ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, target]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
