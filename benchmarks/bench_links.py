@@ -11,6 +11,9 @@ server and the echo server run as separate processes (as in a real run).
 2. bulk throughput through one proxy / direct loopback (target: >= 0.3)
 3. concurrent connections one server holds, all still answering (target: 2,000)
 4. accuracy of a 30 ms latency toxic under 500 requests/s
+5. a region cut of 10 links (and its heal) through LinkControl, via the batch
+   extension and via plain Toxiproxy requests (target: well under 100 ms); the
+   baseline is one GET /version round trip to the same server
 """
 
 from __future__ import annotations
@@ -30,7 +33,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests  # noqa: E402
 
+from chaoskit.links.control import LinkControl  # noqa: E402
 from chaoskit.links.process import LinkServerProcess  # noqa: E402
+from chaoskit.topology.model import (  # noqa: E402
+    AddressPlan,
+    Endpoint,
+    Latency,
+    LinkSpec,
+    link_name,
+)
 
 # -- the echo / sink server (a child process: `bench_links.py --serve`) ----------------
 
@@ -170,6 +181,45 @@ async def paced_load(port: int, rate: float, seconds: float, conns: int) -> list
     return rtts
 
 
+def ten_link_plan(echo_port: int) -> AddressPlan:
+    """Region "far" holds 10 nodes (all the echo server); region "near" reaches each
+    through one link, so cutting "far" touches exactly 10 links."""
+    links = {}
+    for i in range(10):
+        node = f"far-{i}"
+        links[("near", node, "tcp")] = LinkSpec(
+            name=link_name("near", node, "tcp"),
+            source_region="near",
+            dest_node=node,
+            dest_region="far",
+            port="tcp",
+            listen=Endpoint("127.0.0.1", 0),
+            upstream=Endpoint("127.0.0.1", echo_port),
+            latency=Latency(20.0, 1.0),
+        )
+    bind = {f"far-{i}": {"tcp": Endpoint("127.0.0.1", echo_port)} for i in range(10)}
+    return AddressPlan(ports=("tcp",), node_bind=bind, links=links, inside={}, outside={})  # type: ignore[arg-type]
+
+
+def cut_heal_times(
+    url: str, plan: AddressPlan, use_batch: bool, rounds: int
+) -> tuple[list[float], list[float]]:
+    names = sorted(s.name for s in plan.links.values())
+    cuts, heals = [], []
+    with LinkControl(url, use_batch=use_batch) as ctl:
+        ctl.build(plan)
+        for _ in range(rounds):
+            t = time.perf_counter()
+            ctl.cut(names)
+            cuts.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            ctl.heal(names)
+            heals.append((time.perf_counter() - t) * 1000)
+        for n in names:
+            requests.delete(f"{url}/proxies/{n}", timeout=5)
+    return cuts, heals
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -264,6 +314,26 @@ def main() -> None:
             f"   error vs 30 ms + baseline: p50 {pct(err, 50):+.2f} ms, p99 {pct(err, 99):+.2f} ms, "
             f"mean {statistics.mean(err):+.2f} ms; never early: {min(lat) >= 30}"
         )
+
+        # 5. region cut of 10 links through the control layer
+        rounds = 10 if args.quick else 30
+        with requests.Session() as sess:
+            one_call = [0.0] * 50
+            for i in range(50):
+                t = time.perf_counter()
+                sess.get(srv.url + "/version", timeout=5)
+                one_call[i] = (time.perf_counter() - t) * 1000
+        call50 = pct(one_call, 50)
+        plan = ten_link_plan(eport)
+        print(f"\n5. region cut of 10 links via LinkControl, {rounds} cut+heal rounds each")
+        print(f"   baseline: one GET /version p50 {call50:.2f} ms")
+        for label, use_batch in (("batch extension", True), ("plain Toxiproxy API", False)):
+            cuts, heals = cut_heal_times(srv.url, plan, use_batch, rounds)
+            print(
+                f"   {label:20s} cut p50 {pct(cuts, 50):6.1f} ms max {max(cuts):6.1f} ms; "
+                f"heal p50 {pct(heals, 50):6.1f} ms max {max(heals):6.1f} ms; "
+                f"cut p50 = {pct(cuts, 50) / call50:.1f}x one API call   (target < 100 ms)"
+            )
     finally:
         srv.stop()
         echo.kill()

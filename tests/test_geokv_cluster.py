@@ -79,7 +79,9 @@ def test_lww_replicates_asynchronously_and_converges(tmp_path):
 
 
 def test_unit_routes_keys_to_their_home_primary(tmp_path):
-    opts = {"mode": "unit", "homes": {"a": "r2", "b": "r1"}}
+    # The asynchronous stream is held back 0.5 s, so right after an acknowledgement
+    # only the home region's nodes (primary + synchronous replica) hold a write.
+    opts = {"mode": "unit", "homes": {"a": "r2", "b": "r1"}, "replication_delay_s": 0.5}
     with GeoKVCluster({"r1": 2, "r2": 2, "r3": 1}, tmp_path, opts) as c:
         assert c.adapter.roles(c.ctx) == {"primary": ["r1-1", "r2-1", "r3-1"]}
         c1, c3 = c.client("r1"), c.client("r3")
@@ -100,6 +102,13 @@ def test_unit_routes_keys_to_their_home_primary(tmp_path):
             ),
             what="async replica on r3",
         )
+        # Keys without an explicit home hash to one: crc32(key) % 3 over the sorted
+        # regions puts "h1" in r1 and "h0" in r2 (written here from r3).
+        for key, home in (("h1", "r1"), ("h0", "r2")):
+            assert c3.invoke("write", key, key).type == "ok"
+            snaps = c.adapter._each(c.ctx, c.nodes, "GET", "/admin/snapshot", None)
+            holders = sorted(n for n, s in snaps.items() if key in s["state"]["data"])
+            assert holders == [f"{home}-1", f"{home}-2"], (key, holders)
 
 
 def test_degrade_then_restore_quorum(tmp_path):

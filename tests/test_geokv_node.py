@@ -55,6 +55,30 @@ def test_operations(node):
     c.close()
 
 
+def test_plain_http_clients_without_geokv_headers(node):
+    """The X-Geokv-* headers are optional: curl or any other HTTP client works (a
+    missing budget header once made every /op answer 500)."""
+    ep = node.plan.outside["r1"]["r1-1"]["http"]
+    conn = http.client.HTTPConnection(ep.host, ep.port, timeout=5)
+
+    def op(body: dict, headers: dict | None = None) -> tuple[int, dict]:
+        conn.request("POST", "/op", json.dumps(body), headers or {})
+        r = conn.getresponse()
+        return r.status, json.loads(r.read())
+
+    assert op({"f": "write", "key": "p", "value": 1}) == (200, {"ok": True, "value": 1})
+    assert op({"f": "read", "key": "p"}) == (200, {"ok": True, "value": 1})
+    assert op({"f": "cas", "key": "p", "value": [1, 2]})[0] == 200
+    status, body = op({"f": "cas", "key": "p", "value": [1, 3]})
+    assert status == 409 and body["definite"] is True
+    assert op({"f": "add", "key": "ps", "value": 4})[0] == 200
+    assert op({"f": "read-all", "key": "ps"}) == (200, {"ok": True, "value": [4]})
+    # A malformed budget or hop count is ignored, not a 500.
+    junk = {"X-Geokv-Budget-Ms": "soon", "X-Geokv-Hops": "many"}
+    assert op({"f": "read", "key": "p"}, junk) == (200, {"ok": True, "value": 2})
+    conn.close()
+
+
 def test_malformed_requests_never_crash_the_node(node):
     ep = node.plan.outside["r1"]["r1-1"]["http"]
     answers = [
@@ -299,7 +323,6 @@ def test_node_timeouts_run_on_a_clock_libfaketime_cannot_skew(tmp_path, need_fak
 def test_client_works_in_a_gevent_patched_process(tmp_path):
     """The load room runs clients in Locust (gevent monkey-patched): concurrent
     greenlets, each with its own client, and a blackholed node still times out."""
-    pytest.importorskip("gevent")
     with GeoKVCluster({"r1": 1}, tmp_path, {"mode": "lww"}) as c:
         ep = c.plan.outside["r1"]["r1-1"]["http"]
         port, close = _silent_server(True)

@@ -269,11 +269,14 @@ def test_set_latency_reaches_open_connections(ctl):
             assert c.recv(1) == b"x"
             return (time.perf_counter() - t) * 1000
 
-        assert 19 <= rtt() < 80
+        def best() -> float:  # a loaded machine stalls one round trip, a toxic all
+            return min(rtt() for _ in range(3))
+
+        assert 19 <= best() < 80
         ctl.set_latency([name], Latency(100.0, 0.0))
-        assert rtt() >= 99
+        assert best() >= 99
         ctl.set_latency([name], Latency(0.0))
-        assert rtt() < 19
+        assert best() < 19
         assert ctl.state()[name]["toxics"] == []
 
 
@@ -325,6 +328,7 @@ def test_failed_heal_rolls_back(ctl, world):
 
 def test_ten_link_cut_is_fast(world, backend, request):
     url, use_batch = world[0], backend[1]
+    batched = False
     with EchoServer() as echo:
         nodes = {f"n{i}": ("b", echo.address) for i in range(10)}
         nodes["x"] = ("a", echo.address)
@@ -333,14 +337,23 @@ def test_ten_link_cut_is_fast(world, backend, request):
             c.build(plan)
             names = [s.name for s in plan.links.values() if s.dest_region == "b"]
             assert len(names) == 10
-            t = time.perf_counter()
-            c.cut(names)
-            cut_ms = (time.perf_counter() - t) * 1000
-            t = time.perf_counter()
-            c.heal(names)
-            heal_ms = (time.perf_counter() - t) * 1000
+            cuts, heals = [], []
+            # Best of 3: one scheduling hiccup on a loaded machine is not the code.
+            for _ in range(3):
+                t = time.perf_counter()
+                c.cut(names)
+                cuts.append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                c.heal(names)
+                heals.append((time.perf_counter() - t) * 1000)
+            batched = c._detect()  # what this controller really used
+    cut_ms, heal_ms = min(cuts), min(heals)
     print(f"10-link cut [{request.node.callspec.id}]: cut {cut_ms:.1f} ms, heal {heal_ms:.1f} ms")
-    assert cut_ms < 1000 and heal_ms < 1000
+    # The target (well under 100 ms) holds for the batch path the harness uses
+    # with its own server (~5 ms here); plain Toxiproxy requests (20 of them) get a
+    # looser bound. benchmarks/bench_links.py prints both against one API call.
+    bound = 100 if batched else 500
+    assert cut_ms < bound and heal_ms < bound, (cuts, heals)
 
 
 def test_concurrent_callers_do_not_interleave(ctl, world):

@@ -56,6 +56,23 @@ def test_module_entrypoint_writes_port_file_and_stops_cleanly(tmp_path):
     assert not any(tmp_path.glob("**/.*.tmp"))
 
 
+def listening_hosts(port: int) -> set[str]:
+    """Addresses with a TCP listener on `port`, from /proc/net/tcp{,6} (state 0A)."""
+    hosts = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            addr, hex_port = local.split(":")
+            if state != "0A" or int(hex_port, 16) != port:
+                continue
+            if len(addr) == 8:  # IPv4, little-endian bytes
+                hosts.add(socket.inet_ntop(socket.AF_INET, bytes.fromhex(addr)[::-1]))
+            else:  # IPv6: four little-endian 32-bit words
+                raw = b"".join(bytes.fromhex(addr[i : i + 8])[::-1] for i in range(0, 32, 8))
+                hosts.add(socket.inet_ntop(socket.AF_INET6, raw))
+    return hosts
+
+
 def test_cli_serve_and_status(tmp_path):
     port_file = tmp_path / "port"
     proc = subprocess.Popen(
@@ -74,6 +91,8 @@ def test_cli_serve_and_status(tmp_path):
     )
     try:
         port = wait_file(port_file, proc)
+        # No --host given: the API listens on loopback only, never on every interface.
+        assert listening_hosts(port) == {"127.0.0.1"}
         url = f"http://127.0.0.1:{port}"
         out = subprocess.run(
             [str(VENV_BIN / "chaoskit"), "links", "status", "--api", url],

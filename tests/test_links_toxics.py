@@ -117,6 +117,11 @@ def rtt_ms(c: socket.socket, payload: bytes = b"x") -> float:
     return (time.perf_counter() - t) * 1000
 
 
+def best_rtt_ms(c: socket.socket, n: int = 3) -> float:
+    """Best of n: a toxic delays every round trip, a loaded machine's stall only one."""
+    return min(rtt_ms(c) for _ in range(n))
+
+
 def recv_all(c: socket.socket) -> bytes:
     out = b""
     while True:
@@ -141,13 +146,13 @@ def test_latency_each_way_gives_rtt_2l(srv, echo):
 def test_toxic_changes_reach_open_connections_without_dropping_them(srv, echo):
     link = Link(srv, echo.address)
     with link.connect() as c:
-        assert rtt_ms(c) < 40
+        assert best_rtt_ms(c) < 40
         t = link.toxic("latency", "downstream", latency=60)
-        assert rtt_ms(c) >= 59
+        assert best_rtt_ms(c) >= 59
         link.update(t, latency=10)
-        assert 9 <= rtt_ms(c) < 50
+        assert 9 <= best_rtt_ms(c) < 50
         link.remove(t)
-        assert rtt_ms(c) < 40  # same connection, still open
+        assert best_rtt_ms(c) < 40  # same connection, still open
 
 
 def test_removing_latency_releases_held_data_at_once(srv, echo):

@@ -5,13 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
+import chaoskit.checker as checker
+import chaoskit.systems.geokv.testing as testing
 from chaoskit.load import LoadPlan, WorkloadSpec, final_reads, start_load, views_from_plan
 from chaoskit.load.history import problems, read_records
-
-testing = pytest.importorskip("chaoskit.systems.geokv.testing")
-checker = pytest.importorskip("chaoskit.checker")
 
 
 def _plan(cluster, out: Path, workload: WorkloadSpec, workers: int = 0) -> LoadPlan:

@@ -212,7 +212,8 @@ def test_known_bad_history_is_caught_with_lost_writes(tmp_path):
 
 def test_checks_from_the_experiment_room(tmp_path):
     """The real ChecksSpec of an experiment YAML is understood (durations, ms, lists)."""
-    load_experiment_text = pytest.importorskip("chaoskit.experiment").load_experiment_text
+    from chaoskit.experiment import load_experiment_text
+
     exp = load_experiment_text(
         """
 name: t
@@ -322,6 +323,7 @@ def test_an_interrupted_run_still_renders_and_says_so(tmp_path):
         and "interrupted by SIGINT" in html
         and "no heal recorded" in html
     )
+    assert 'href="INCOMPLETE"' in html  # the marker is a raw file worth reading here
     assert json.loads((run_dir / "check.json").read_text())["incomplete"] == "interrupted by SIGINT"
     # the terminal scorecard of `chaoskit report` says so too, not only the HTML
     from click.testing import CliRunner

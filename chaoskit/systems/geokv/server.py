@@ -143,11 +143,15 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError:
                 hops = 0
             budget = eng.cfg.op_timeout_s
-            try:
-                # The client's own patience: answer (definitely) before it gives up.
-                budget = min(budget, max(0.05, int(self.headers["X-Geokv-Budget-Ms"]) / 1000))
-            except (KeyError, ValueError):
-                pass
+            # The client's own patience: answer (definitely) before it gives up. The
+            # header is optional (curl, other clients); a missing header reads as None
+            # (email.message semantics, never KeyError), so test for it explicitly.
+            raw_budget = self.headers.get("X-Geokv-Budget-Ms")
+            if raw_budget is not None:
+                try:
+                    budget = min(budget, max(0.05, int(raw_budget) / 1000))
+                except ValueError:
+                    pass
             return eng.op(f, key, value, hops, budget)
         if path.startswith("/internal/") and method == "POST":
             return eng.internal(path, body)
