@@ -36,6 +36,22 @@ def need_docker() -> None:
     need("a Docker engine", docker_ok(), "apt-get install docker.io and start dockerd")
 
 
+@pytest.fixture(autouse=True)
+def _no_docker_leftovers(request: pytest.FixtureRequest):
+    """After every Docker test (marker `docker`), no chaoskit-labelled container,
+    network or volume it created remains (issue 6). Resources of other live
+    harnesses on this shared machine are not counted (testing.new_leftovers)."""
+    if request.node.get_closest_marker("docker") is None or not docker_ok():
+        yield
+        return
+    from chaoskit.backends.docker.testing import new_leftovers, snapshot
+
+    before = snapshot()
+    yield
+    left = new_leftovers(before)
+    assert not left, f"the test left chaoskit-labelled docker resources behind: {left}"
+
+
 @pytest.fixture
 def need_etcd() -> None:
     need("etcd", shutil.which("etcd") is not None, "apt-get install etcd-server")

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 from click.testing import CliRunner
+from conftest import need
 
 from chaoskit.backends.docker.cli import compose
-from chaoskit.backends.docker.testing import leftovers
+from chaoskit.backends.docker.testing import compose_test_project, leftovers
 
 ROOT = Path(__file__).resolve().parent.parent
 EXP = ROOT / "experiments" / "etcd-three-regions.yaml"
@@ -64,11 +65,15 @@ def test_docker_compose_accepts_and_runs_it(need_docker, tmp_path):
     from chaoskit.backends.docker.image import ensure_image
 
     dc = shutil.which("docker-compose")
-    if dc is None:
-        pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
+    # under CI=true a missing docker-compose is a failure, never a skip
+    need("docker-compose", dc is not None, "apt-get install docker-compose")
+    assert dc is not None
     ensure_image()
-    out = write(tmp_path)
-    project = f"ckt{os.getpid()}"
+    # A name of our own: its own run label (for the leftover check) and its own
+    # subnet seed, so a concurrent run of this test (another checkout) cannot collide.
+    name = f"ckt-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    out = write(tmp_path, "--set", f"name={name}")
+    project = compose_test_project()
     base = [dc, "-p", project, "-f", str(out)]
     cfg = subprocess.run([*base, "config", "-q"], capture_output=True, text=True)
     assert cfg.returncode == 0, cfg.stderr
@@ -106,4 +111,4 @@ def test_docker_compose_accepts_and_runs_it(need_docker, tmp_path):
             time.sleep(0.5)
     finally:
         subprocess.run([*base, "down", "-v", "-t", "1"], capture_output=True, timeout=180)
-    assert leftovers("compose-etcd-three-regions") == []
+    assert leftovers(f"compose-{name}") == []

@@ -152,3 +152,24 @@ def test_faketime_skew_visible_in_geokv_container(cluster):
         b.set_clock_offset(node, None)
     assert abs(server_clock() - time.time()) < 5
     assert b.is_running(node)
+
+    # The same through the engine's fault catalogue (what a schedule entry does).
+    h = cluster.apply_fault("clock-skew", {"target": {"node": node}, "offset": -7200.0})
+    try:
+        assert abs(server_clock() - time.time() + 7200) < 5
+    finally:
+        assert cluster.heal(h), h.heal_error
+    assert abs(server_clock() - time.time()) < 5
+
+
+def test_pause_fault_freezes_the_container_and_heal_resumes(cluster):
+    b, plan = cluster.backend, cluster.plan
+    port = plan.node_bind["r2-1"]["http"].port
+    h = cluster.apply_fault("pause", {"target": {"node": "r2-1"}})
+    try:
+        # frozen (docker pause): nothing answers, through the link or locally
+        assert probe(b, "r1-1", "r2-1", port, n=1, timeout=1.0) == [None]
+        assert b.is_running("r2-1")  # paused still counts as running
+    finally:
+        assert cluster.heal(h), h.heal_error
+    assert None not in probe(b, "r1-1", "r2-1", port, n=2)

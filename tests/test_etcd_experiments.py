@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,17 @@ def test_three_regions_leader_region_cut_stays_linearizable(need_docker, tmp_pat
     assert eu is not None and eu < 20.0
     events = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines()]
     assert any(e["event"] == "apply" and e["fault"] == "cut-region" for e in events)
+    # The region cut was the leader's: etcd's own logs show a us-east leader (placed
+    # there by leader_region) followed by a leader elected outside us-east.
+    leaders = sorted(
+        (int(m.group(1)), log.stem)
+        for log in (run_dir / "logs").glob("*.log")
+        for m in re.finditer(r"became leader at term (\d+)", log.read_text())
+    )
+    assert any(
+        a.startswith("us-east-") and not b.startswith("us-east-")
+        for (_, a), (_, b) in zip(leaders, leaders[1:], strict=False)
+    ), leaders
     assert leftovers(run_id(run_dir)) == []
 
 

@@ -139,7 +139,7 @@ def docker_client():  # -> docker.DockerClient (import kept lazy: the SDK is slo
     except Exception as e:
         raise ImageError(
             f"the Docker engine does not answer ({e.__class__.__name__}): start it "
-            "(`nohup dockerd >/var/log/dockerd.log 2>&1 &`, or scripts/setup-system.sh); "
+            "(`nohup dockerd >/var/log/chaoskit-dockerd.log 2>&1 &`, or scripts/setup-system.sh); "
             "if it is not installed: apt-get install docker.io"
         ) from e
     return client
@@ -281,12 +281,17 @@ def ensure_image(
             except Exception as e:
                 raise ImageError(f"docker build of {tag} failed: {e}") from e
         client.images.get(tag).tag(NODE_REPO, "latest")
-        prune_old_node_images(tag)
+        # No automatic prune: another checkout (a CI clone, a second worktree) may be
+        # about to start a container from its own chaoskit-node tag, and removing it
+        # between its ensure_image() and its create_container fails that run. An old
+        # image costs only its code layer (~2 MB; the base layers are shared):
+        # `chaoskit image build --prune` removes them.
         return BuildResult(tag, base, True, not use_registry, time.monotonic() - t0)
 
 
 def prune_old_node_images(keep: str) -> int:
-    """Remove chaoskit-node images other than `keep` (each code change leaves one).
+    """Remove chaoskit-node images other than `keep` (each code change leaves one;
+    `chaoskit image build --prune`, never automatic).
 
     Never forced: Docker refuses to remove an image a container (a running
     experiment) still uses, and such an image simply stays until the next build."""
