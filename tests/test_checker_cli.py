@@ -181,3 +181,65 @@ def test_html_of_big_history_is_bounded(tmp_path: Path, n: int) -> None:
     text = out.read_text()
     assert text.count('<rect class="op') == 4000
     assert "Showing the first 4000 of 6000 operations" in text
+
+
+def test_html_opens_in_chromium_with_failing_key_selected(tmp_path: Path, need_chromium) -> None:
+    # The page really renders and its inline JS runs offline: the key filter is
+    # preset to the failing key, so the other key's bars are dimmed, while the
+    # failing read and its conflicting writes stay highlighted.
+    from helpers import chromium
+
+    from chaoskit.checker.build import history_of
+
+    ev = [
+        (0, "invoke", "write", 1, "a"),
+        (1, "invoke", "write", 1, "b"),
+        (0, "ok", "write", 1, "a"),
+        (1, "ok", "write", 1, "b"),
+        (2, "invoke", "read", None, "a"),
+        (3, "invoke", "write", 2, "b"),
+        (2, "ok", "read", 1, "a"),
+        (3, "ok", "write", 2, "b"),
+        (4, "invoke", "read", None, "b"),
+        (4, "ok", "read", 1, "b"),  # stale: 2 was written before this read began
+    ]
+    h = history_of(ev)
+    res = check_linearizable(h, "register")
+    assert res.verdict == "not-linearizable" and res.failing_key == "b"
+    page = tmp_path / "v.html"
+    render_html(h, res, page)
+    p = chromium(page.as_uri(), tmp_path / "profile", "--dump-dom", "--virtual-time-budget=2000")
+    dom = p.stdout
+    assert "<svg" in dom, p.stderr[-2000:]
+    classes = re.findall(r'<rect class="(op [^"]*)"[^>]*data-k="([^"]*)"', dom)
+    assert len(classes) == 5, dom[-3000:]
+    # the file itself dims nothing: the script did
+    assert "dim" not in " ".join(re.findall(r'<rect class="(op [^"]*)"', page.read_text()))
+    # key "a" (2 bars) dimmed; key "b" (3 bars) not
+    assert sorted(k for c, k in classes if "dim" in c) == ["&quot;a&quot;"] * 2, classes
+    assert [c for c, _ in classes].count("op ok failing") == 1, classes
+    assert sum("conflict" in c and "dim" not in c for c, _ in classes) >= 1, classes
+
+
+def test_export_edn_independent_for_knossos(tmp_path: Path) -> None:
+    import edn_format
+
+    two_keys = GOOD + [
+        {**r, "index": r["index"] + 4, "process": r["process"] + 2, "key": "j", "value": v}
+        for r, v in zip(GOOD, [7, 7, None, 7], strict=True)
+    ]
+    src = _file(tmp_path, "two.jsonl", two_keys)
+    edn = tmp_path / "two.edn"
+    run = CliRunner().invoke
+    r = run(check, [str(src), "--export-edn", str(edn), "--edn-independent"])
+    assert r.exit_code == 0, r.output
+    ops = edn_format.loads(edn.read_text())
+    K = edn_format.Keyword
+    values = [tuple(op[K("value")]) for op in ops]
+    assert values[:2] == [("k", 1), ("k", 1)] and values[-1] == ("j", 7)
+    assert all(K("key") not in op for op in ops)
+    # plain export keeps :key as a field; the flag alone is a usage error
+    r = run(check, [str(src), "--export-edn", str(edn)])
+    assert r.exit_code == 0 and edn_format.loads(edn.read_text())[-1][K("key")] == "j"
+    r = run(check, [str(src), "--edn-independent"])
+    assert r.exit_code == 2 and "--edn-independent needs --export-edn" in r.output

@@ -225,3 +225,36 @@ def test_export_to_jepsen_edn_round_trips(tmp_path: Path) -> None:
     # Knossos reads an ok read of nil as "value unknown": documented, lossy.
     assert got[2] == ("read", "b", None, "info")
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_independent_edn_round_trips_with_verdicts(tmp_path: Path) -> None:
+    # Keyed histories exported as jepsen.independent tuples read back per key,
+    # with the same verdict, good and bad (a cas on key b expecting a's value).
+    from chaoskit.checker import check_linearizable
+
+    good = [
+        (0, "invoke", "write", 1, "a"),
+        (1, "invoke", "write", 2, "b"),
+        (0, "ok", "write", 1, "a"),
+        (1, "ok", "write", 2, "b"),
+        (2, "invoke", "cas", [2, 3], "b"),
+        (2, "ok", "cas", [2, 3], "b"),
+        (3, "invoke", "read", None, "a"),
+        (3, "ok", "read", 1, "a"),
+    ]
+    bad = good[:4] + [(2, "invoke", "cas", [1, 3], "b"), (2, "ok", "cas", [1, 3], "b")]
+    for events, want in ((good, "linearizable"), (bad, "not-linearizable")):
+        h = history_of(events)
+        out = tmp_path / "i.edn"
+        write_jepsen_edn(h, out, independent=True)
+        back = read_history(out, "jepsen-edn-independent")
+        assert [(o.f, o.key, o.value, o.type) for o in back.ops] == [
+            (o.f, o.key, o.value, o.type) for o in h.ops
+        ]
+        assert check_linearizable(back, "cas-register").verdict == want
+        # read as plain EDN, the tuples are values of one register: a different history
+        assert check_linearizable(read_history(out), "cas-register").verdict == ("not-linearizable")
+    p = tmp_path / "plain.edn"
+    write_jepsen_edn(history_of(good), p)
+    with pytest.raises(HistoryError, match=r"every :value is a \[key value\] tuple"):
+        read_history(p, "jepsen-edn-independent")

@@ -407,6 +407,14 @@ def test_unknown_when_time_runs_out() -> None:
     assert "time limit" in r.reason
 
 
+def test_a_nonzero_time_limit_is_honoured() -> None:
+    # A 0 s limit can be met before any search step; a real one must stop a
+    # search that is under way (the clock is read every few thousand steps).
+    r = check_linearizable(_hard_history(), "register", timeout_s=0.3)
+    assert r.verdict == "unknown" and "time limit" in r.reason
+    assert 0.25 <= r.elapsed_s < 3.0, r.elapsed_s  # tolerant of a loaded machine
+
+
 def test_unknown_when_memory_bound_reached() -> None:
     r = check_linearizable(_hard_history(), "register", timeout_s=60, memory_mb=1)
     assert r.verdict == "unknown"
@@ -510,3 +518,32 @@ def test_a_new_model_is_one_small_class() -> None:
     finally:
         MODELS.pop("counter", None)
         KNOWN_FS.difference_update(added)
+
+
+def test_memory_bound_holds_for_growing_kv_states() -> None:
+    # kv states are strings that grow with each append, so counting cached
+    # configurations does not bound memory: 22 concurrent 800-byte appends and an
+    # impossible get once grew the process past 6 GiB under a 64 MiB bound. The
+    # search now also bounds the process's growth. Run in a child process so its
+    # peak RSS is its own.
+    import subprocess
+    import sys
+
+    code = """
+import resource
+from chaoskit.checker import check_linearizable
+from chaoskit.checker.build import history_of
+ev = [(p, "invoke", "append", f"<{p:02d}>" * 200) for p in range(22)]
+ev += [(100, "invoke", "get", None), (100, "ok", "get", "<00>" * 200 + "<01>" * 200)]
+ev += [(101, "invoke", "get", None), (101, "ok", "get", "zzz")]
+ev += [(p, "ok", "append", f"<{p:02d}>" * 200) for p in range(22)]
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+r = check_linearizable(history_of(ev, key="k"), "kv", timeout_s=5, memory_mb=64)
+grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024
+print(r.verdict, grown, r.reason)
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    verdict, grown, reason = p.stdout.split(" ", 2)
+    assert verdict == "unknown" and "memory bound reached" in reason, p.stdout
+    assert int(grown) < 64 + 64, p.stdout  # the budget, plus one clock interval of slack

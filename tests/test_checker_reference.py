@@ -1,7 +1,8 @@
 """Agreement with Porcupine and Knossos on their public test histories.
 
 The histories are not in this repository. Point CHAOSKIT_REFERENCE_HISTORIES at a
-directory laid out as (see docs/checker.md for how to get them):
+directory laid out as below (see docs/checker.md for how to get them), or put
+that directory at shared/reference-histories beside the checkout:
 
     porcupine/jepsen/etcd_NNN.log      (Porcupine's test_data/jepsen)
     porcupine/kv/*.txt                 (Porcupine's test_data/kv)
@@ -21,7 +22,12 @@ import pytest
 
 from chaoskit.checker import check_linearizable, read_history
 
-ROOT = os.environ.get("CHAOSKIT_REFERENCE_HISTORIES")
+# The env var, else shared/reference-histories beside the checkout (CI gets a copy
+# of shared/ there), so the agreement is checked wherever the histories exist.
+_SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "reference-histories"
+ROOT = os.environ.get("CHAOSKIT_REFERENCE_HISTORIES") or (
+    str(_SHARED) if _SHARED.is_dir() else None
+)
 
 # porcupine_test.go: the etcd histories its tests expect to be linearizable; every
 # other etcd_000..etcd_102 is expected not to be (etcd_095 is empty and untested).
@@ -56,7 +62,10 @@ ETCD_UNTESTED = {95}
 @pytest.fixture
 def ref() -> Path:
     if not ROOT:
-        pytest.skip("CHAOSKIT_REFERENCE_HISTORIES is not set (see docs/checker.md)")
+        pytest.skip(
+            "CHAOSKIT_REFERENCE_HISTORIES is not set and ../shared/reference-histories "
+            "does not exist (see docs/checker.md)"
+        )
     return Path(ROOT)
 
 

@@ -82,7 +82,11 @@ def _expand(paths: tuple[str, ...]) -> list[Path]:
     help="History format (auto detects it from the first line).",
 )
 @click.option(
-    "--initial", default=None, metavar="JSON", help="Initial register value (JSON; default nil)."
+    "--initial",
+    default=None,
+    metavar="JSON",
+    help="Initial register value: JSON (0, '[1,2]'), nil, or else the text as a string; "
+    "default nil.",
 )
 @click.option(
     "--timeout",
@@ -123,6 +127,13 @@ def _expand(paths: tuple[str, ...]) -> list[Path]:
     metavar="FILE",
     help="Also write the (single) history as Jepsen EDN for Knossos/Elle.",
 )
+@click.option(
+    "--edn-independent",
+    is_flag=True,
+    help="With --export-edn: keyed ops carry :value [key value] (jepsen.independent "
+    "tuples), so Knossos's independent checker checks each key; without it :key is a "
+    "plain field, which Knossos ignores (one register for all keys).",
+)
 def check(
     files: tuple[str, ...],
     model: str,
@@ -134,6 +145,7 @@ def check(
     as_json: bool,
     lost: bool,
     export_edn: str | None,
+    edn_independent: bool,
 ) -> None:
     """Check history FILES (or directories of them) for linearizability.
 
@@ -155,6 +167,8 @@ def check(
     paths = _expand(files)
     if not paths:
         raise click.UsageError("no history files found in " + ", ".join(files))
+    if edn_independent and not export_edn:
+        raise click.UsageError("--edn-independent needs --export-edn FILE")
     if export_edn and len(paths) != 1:
         raise click.UsageError("--export-edn takes exactly one history file")
     html_dir: Path | None = None
@@ -198,7 +212,7 @@ def check(
             target = html_dir / (path.stem + ".html") if html_dir else Path(html_out)
             render_html(history, result, target)
         if export_edn:
-            write_jepsen_edn(history, export_edn)
+            write_jepsen_edn(history, export_edn, independent=edn_independent)
         if not as_json:
             line = (
                 f"{path}: {result.verdict} (model {result.model}, {result.ops} ops, "

@@ -25,7 +25,14 @@ from chaoskit.checker.history import (
     parse_chaoskit_lines,
 )
 
-FORMATS = ("auto", "chaoskit", "jepsen-edn", "jepsen-log", "porcupine-kv")
+FORMATS = (
+    "auto",
+    "chaoskit",
+    "jepsen-edn",
+    "jepsen-edn-independent",  # jepsen.independent: every :value is [key value]
+    "jepsen-log",
+    "porcupine-kv",
+)
 _TYPES = {"invoke", "ok", "fail", "info"}
 
 
@@ -68,7 +75,9 @@ def read_any(path: Path, format: str = "auto") -> History:
     if format == "jepsen-log":
         return make_history(parse_jepsen_log(text, p), p, format)
     history_notes: list[str] = []
-    records = parse_edn_history(text, p, history_notes)
+    records = parse_edn_history(
+        text, p, history_notes, independent=format == "jepsen-edn-independent"
+    )
     h = make_history(records, p, format)
     h.notes.extend(history_notes)
     return h
@@ -225,8 +234,14 @@ def _map_lines(text: str) -> list[int]:
     return lines
 
 
-def parse_edn_history(text: str, path: str, notes: list[str] | None = None) -> list[Record]:
+def parse_edn_history(
+    text: str, path: str, notes: list[str] | None = None, independent: bool = False
+) -> list[Record]:
     """Jepsen EDN histories and Porcupine kv logs (one map per operation event).
+
+    With `independent` (jepsen.independent histories, and our export with
+    `--edn-independent`), every op's `:value` is a `[key value]` tuple: the key
+    becomes the record's key.
 
     Follows Knossos where the formats differ from ours: an `ok` read of nil is a
     read whose value is unknown (Knossos's cas-register accepts it in any state),
@@ -247,6 +262,16 @@ def parse_edn_history(text: str, path: str, notes: list[str] | None = None) -> l
         if proc is None:
             raise HistoryError(line, "missing :process", path)
         value = freeze(m.get("value"))
+        key = freeze(m.get("key"))
+        if independent:
+            if not (isinstance(value, tuple) and len(value) == 2):
+                raise HistoryError(
+                    line,
+                    f":value is {m.get('value')!r}; with jepsen-edn-independent every "
+                    ":value is a [key value] tuple (use --format jepsen-edn otherwise)",
+                    path,
+                )
+            key, value = value
         if typ == "ok" and f == "read" and value is None:
             typ = "info"
             nil_reads += 1
@@ -257,7 +282,7 @@ def parse_edn_history(text: str, path: str, notes: list[str] | None = None) -> l
                 process=proc,
                 type=typ,
                 f=f,
-                key=freeze(m.get("key")),
+                key=key,
                 value=value,
                 time=int(t) if isinstance(t, int | float) and not isinstance(t, bool) else None,
                 line=line,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chaoskit.checker.history import History, HistoryError, Op
+from chaoskit.checker.membound import RssBound
 from chaoskit.checker.models import ILLEGAL, Model, get_model, guess_model, show
 from chaoskit.checker.wgl import SearchResult, search
 from chaoskit.checker.wgl_set import search_set
@@ -202,11 +203,16 @@ def check_linearizable(
         # Bytes per cached configuration: tuple + bitset int + a share of the set.
         per_entry = 160 + len(kept) // 8
         max_cache = max(10_000, memory_mb * 1024 * 1024 // per_entry)
+        # States of varying size (kv strings) escape that count: also bound the
+        # process's growth during the search (membound.py).
+        mem_bytes = memory_mb * 1024 * 1024
         calls = [op.call for op in kept]
         rets = [op.ret if op.type == "ok" else None for op in kept]
         required = [op.type == "ok" for op in kept]
         if m.strategy == "set":
-            res = search_set(calls, rets, data, required, init, deadline, max_cache)
+            res = search_set(
+                calls, rets, data, required, init, deadline, max_cache, mem=RssBound(mem_bytes)
+            )
         else:
             args = dict(
                 calls=calls,
@@ -221,7 +227,7 @@ def check_linearizable(
                 lazy=m.lazy(kept, data) if m.inline else None,
             )
             guard = m.value_guard and m.inline
-            res = search(**args, deadline=deadline, guard=guard)
+            res = search(**args, deadline=deadline, guard=guard, mem=RssBound(mem_bytes))
             if (
                 res.verdict == "not-linearizable"
                 and guard
@@ -233,7 +239,10 @@ def check_linearizable(
                 # search briefly without it to blame the read itself, as Knossos
                 # and Porcupine do; the verdict is the same either way.
                 plain = search(
-                    **args, deadline=min(deadline, time.monotonic() + _EXPLAIN_S), guard=False
+                    **args,
+                    deadline=min(deadline, time.monotonic() + _EXPLAIN_S),
+                    guard=False,
+                    mem=RssBound(mem_bytes),
                 )
                 if plain.verdict == "not-linearizable":
                     res = plain

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chaoskit.checker.membound import RssBound
 from chaoskit.checker.models import ILLEGAL
 
 # "no value" for the value guard (None is a value: nil)
@@ -89,6 +90,7 @@ def search(
     inline: bool = False,
     lazy: Sequence[bool] | None = None,
     guard: bool = False,
+    mem: RssBound | None = None,
 ) -> SearchResult:
     """Check one partition. `calls`/`rets` are history positions (ret None = never
     returns); `data[i]` is what `step` needs for op i; `required[i]` is True for ops
@@ -206,10 +208,11 @@ def search(
                     steps=steps,
                     cache_size=len(cache),
                 )
-            if len(cache) > max_cache:
+            if len(cache) > max_cache or (mem is not None and mem.exceeded()):
                 return SearchResult(
                     "unknown",
-                    reason=f"memory bound reached ({len(cache)} cached configurations)",
+                    reason=f"memory bound reached ({len(cache)} cached configurations"
+                    + (f", {mem.describe()})" if mem is not None and mem.growth else ")"),
                     steps=steps,
                     cache_size=len(cache),
                 )

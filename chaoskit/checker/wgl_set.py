@@ -26,6 +26,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from chaoskit.checker.membound import RssBound
 from chaoskit.checker.wgl import _CLOCK_EVERY, _MAX_STATES, SearchResult, _failed, _succeeded
 
 READ = 0
@@ -39,6 +40,7 @@ def search_set(
     init: frozenset,
     deadline: float,
     max_cache: int,
+    mem: RssBound | None = None,
 ) -> SearchResult:
     """`data[i]` is (READ, frozenset, None) for a read-all, (ADD, element, None) for an add."""
     n = len(calls)
@@ -147,10 +149,11 @@ def search_set(
                 return SearchResult(
                     "unknown", reason="time limit reached", steps=steps, cache_size=len(cache)
                 )
-            if len(cache) > max_cache:
+            if len(cache) > max_cache or (mem is not None and mem.exceeded()):
                 return SearchResult(
                     "unknown",
-                    reason=f"memory bound reached ({len(cache)} cached configurations)",
+                    reason=f"memory bound reached ({len(cache)} cached configurations"
+                    + (f", {mem.describe()})" if mem is not None and mem.growth else ")"),
                     steps=steps,
                     cache_size=len(cache),
                 )
