@@ -332,3 +332,19 @@ def test_an_interrupted_run_still_renders_and_says_so(tmp_path):
 
     out = CliRunner().invoke(report_cmd, [str(run_dir)]).output
     assert "INCOMPLETE run: interrupted by SIGINT" in out
+
+
+def test_a_run_where_nothing_succeeded_does_not_pass_as_linearizable(tmp_path):
+    """An all-failed history is trivially linearizable; the bound must still fail."""
+    spec = SyntheticSpec(duration_s=4.0, cut_region=None, seed=3)
+    run_dir = write_synthetic_run(tmp_path / "dead", spec)
+    hist = run_dir / "history.jsonl"
+    records = [json.loads(line) for line in hist.read_text().splitlines()]
+    for r in records:
+        if r["type"] == "ok":
+            r["type"] = "fail"
+    hist.write_text("".join(json.dumps(r) + "\n" for r in records))
+    rep = evaluate(run_dir, {"checks": {"linearizable": True}}, topology_of(spec))
+    assert rep.linearizability["verdict"] == "linearizable"  # vacuously, by the checker
+    assert not rep.passed
+    assert any("vacuous" in f and "no operation completed ok" in f for f in rep.failures)

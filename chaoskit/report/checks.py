@@ -158,12 +158,23 @@ def _rto_results(sc: Scorecard, rb: RtoBound) -> list[CheckResult]:
     return out
 
 
+def _ok_operations(sc: Scorecard) -> int | None:
+    """Operations that completed ok over the whole load (None if unknown)."""
+    row = sc.row("*", "all")
+    return None if row is None else row.stats.ok
+
+
 def compare_bounds(sc: Scorecard, bounds: Bounds, lin: dict | None) -> list[CheckResult]:
     out: list[CheckResult] = []
     if bounds.linearizable is not None:
         verdict = (lin or {}).get("verdict", "error")
         ok = verdict == "linearizable"
-        if ok:
+        if ok and _ok_operations(sc) == 0:
+            # An empty history is trivially linearizable; a run whose clients never
+            # succeeded has shown nothing, and must not pass.
+            ok, verdict = False, "vacuous"
+            msg = "linearizable: vacuous: no operation completed ok, so nothing was checked"
+        elif ok:
             n = (lin or {}).get("keys_checked", "?")
             msg = f"linearizable: yes ({n} key{'' if n == 1 else 's'} checked)"
         else:
