@@ -6,8 +6,10 @@ Prints, each against a baseline measured in the same run:
    5-node case shows whether growth is linear (target: 50 nodes / 10 regions).
 2. the wall time of `chaoskit run experiments/smoke.yaml` against its load duration.
 3. the ops/s the load sustains with history recording (unthrottled, 8 users) while a
-   3-node quorum cluster runs on the same cores (target >= 500 ops/s), and the CPU
-   share of the harness (engine + link server + Locust) against the nodes.
+   3-node quorum cluster runs on the same cores (target >= 500 ops/s), against a
+   baseline measured on the same cluster in the same run: the same number of bare
+   client threads (no Locust, no history) -- the ratio is the harness's own cost;
+   and the CPU share of the harness (engine + link server + Locust) against the nodes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -125,17 +128,45 @@ def bench_smoke() -> None:
     )
 
 
-def bench_load(seconds: float, mode: str) -> None:
+def bare_clients(c: Cluster, users: int, seconds: float) -> int:
+    """Baseline: `users` threads calling the system's client in a loop, 50/50
+    read/write over 16 keys, no Locust and no history; returns the ok count."""
+    stop = time.monotonic() + seconds
+    counts = [0] * users
+
+    def loop(i: int) -> None:
+        cl = c.client("beijing", 2.0)
+        n = 0
+        while time.monotonic() < stop:
+            n += 1
+            key = f"k{n % 16}"
+            out = (
+                cl.invoke("read", key, None)
+                if n % 2
+                else cl.invoke("write", key, i * 1_000_000 + n)
+            )
+            counts[i] += out.type == "ok"
+
+    ts = [threading.Thread(target=loop, args=(i,)) for i in range(users)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return sum(counts)
+
+
+def bench_load(seconds: float, mode: str, users: int = 8) -> None:
     from chaoskit.load import LoadPlan, WorkloadSpec, start_load, views_from_plan
 
     print(
-        f"== load throughput, unthrottled, {seconds:.0f} s, 8 users, 3-node geokv {mode} in one region"
+        f"== load throughput, unthrottled, {seconds:.0f} s, {users} users, 3-node geokv {mode} in one region"
     )
     topo = build_topology(
-        {"beijing": {"location": "beijing", "zones": {"a": 3}}}, clients={"beijing": 8}
+        {"beijing": {"location": "beijing", "zones": {"a": 3}}}, clients={"beijing": users}
     )
     with tempfile.TemporaryDirectory() as d:
         with Cluster(topo, GeoKVAdapter({"mode": mode}), LocalBackend(Path(d))) as c:
+            bare = bare_clients(c, users, seconds) / seconds
             node_pids = {n: p for n, p in c.backend.pids().items()}
             me0 = cpu_s(os.getpid(), children=False)
             nodes0 = {n: cpu_s(p) for n, p in node_pids.items()}
@@ -143,7 +174,7 @@ def bench_load(seconds: float, mode: str) -> None:
                 system_kind="geokv",
                 system_options={"mode": mode},
                 views=views_from_plan(c.plan.outside),
-                users={"beijing": 8},
+                users={"beijing": users},
                 workload=WorkloadSpec(
                     workload="register",
                     keys=16,
@@ -177,6 +208,10 @@ def bench_load(seconds: float, mode: str) -> None:
         f"   {len(done)} operations ({len(ok)} ok) recorded: {rate:.0f} ok ops/s = {rate / 500:.2f}x the 500 ops/s target"
     )
     print(
+        f"   baseline, {users} bare client threads (no Locust, no history), same cluster: "
+        f"{bare:.0f} ok ops/s; Locust + history = {rate / bare:.2f}x the baseline"
+    )
+    print(
         f"   CPU over {wall:.1f} s wall on {os.cpu_count()} cores: nodes {nodes_cpu:.1f} s, load (Locust) {load_cpu:.1f} s, "
         f"link server {links_cpu:.1f} s, engine {me:.1f} s; harness share {harness / total:.0%} of the CPU this run used"
     )
@@ -185,14 +220,18 @@ def bench_load(seconds: float, mode: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="5 and 20 nodes only, 5 s load")
+    ap.add_argument("--users", type=int, default=8, help="load users (default 8)")
+    ap.add_argument("--only-load", action="store_true", help="skip topology and smoke parts")
     args = ap.parse_args()
     print(
         f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (other users' work counts)"
     )
-    bench_up([5, 20] if args.quick else [5, 10, 20, 35, 50])
-    bench_smoke()
-    bench_load(5 if args.quick else 10, "quorum")  # the system's limit (2 round trips per op)
-    bench_load(5 if args.quick else 10, "lww")  # local acks: nearer the load generator's own limit
+    if not args.only_load:
+        bench_up([5, 20] if args.quick else [5, 10, 20, 35, 50])
+        bench_smoke()
+    secs = 5 if args.quick else 10
+    bench_load(secs, "quorum", args.users)  # the system's limit (2 round trips per op)
+    bench_load(secs, "lww", args.users)  # local acks: nearer the load generator's own limit
 
 
 if __name__ == "__main__":

@@ -131,12 +131,29 @@ def make_backend(name: str, run: RunDir, experiment: Any = None) -> Any:
     return get_backend(name)(run.path, run_id=run.run_id)
 
 
+@dataclass
+class RemoteWorkers:
+    """Locust workers started by hand on other machines (docs/load.md): the master
+    listens on `bind:port` and waits up to `wait_s` for `count` of them."""
+
+    count: int = 0
+    bind: str = "127.0.0.1"  # "*" (or an interface) so other machines reach the master
+    port: int = 0  # fixed, so the workers can be started with --master-port first
+    wait_s: float = 60.0
+
+
 def _load_plan(
-    experiment: Any, cluster: Cluster, run: RunDir, t0_ns: int, workers: int | None
+    experiment: Any,
+    cluster: Cluster,
+    run: RunDir,
+    t0_ns: int,
+    workers: int | None,
+    remote: RemoteWorkers | None = None,
 ) -> Any:
     from chaoskit.load import LoadPlan, WorkloadSpec, views_from_plan
 
     ls = experiment.load
+    remote = remote or RemoteWorkers()
     return LoadPlan(
         system_kind=experiment.system.kind,
         system_options=dict(experiment.system.options),
@@ -156,6 +173,10 @@ def _load_plan(
         t0_ns=t0_ns,
         out_dir=run.path,
         workers=ls.workers if workers is None else workers,
+        remote_workers=remote.count,
+        master_bind_host=remote.bind,
+        master_port=remote.port,
+        worker_wait_s=remote.wait_s,
     )
 
 
@@ -273,6 +294,7 @@ def run_experiment(
     backend: str | None = None,
     metrics_port: int | None = None,
     workers: int | None = None,
+    remote: RemoteWorkers | None = None,
     quiet: bool = False,
     console: Console | None = None,
     install_signals: bool = True,
@@ -336,7 +358,7 @@ def run_experiment(
         # ---- load from every region + the fault schedule --------------------------
         from chaoskit.load import final_reads, start_load
 
-        plan = _load_plan(experiment, cluster, run, t0_ns, workers)
+        plan = _load_plan(experiment, cluster, run, t0_ns, workers, remote)
         if metrics_port is not None:
             metrics = _start_live_metrics(experiment, run, events, console, metrics_port)
         progress.set_phase("load + faults")
@@ -352,6 +374,7 @@ def run_experiment(
             duration_s=experiment.load.duration_s,
             users=plan.users,
             workers=plan.workers,
+            remote_workers=plan.remote_workers,
         )
         progress.follow(run.file("history.jsonl"), cluster.active_faults)
         sched = Scheduler(

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from chaoskit.engine import EXIT_USAGE, RunResult, run_experiment
+from chaoskit.engine import EXIT_USAGE, RemoteWorkers, RunResult, run_experiment
 from chaoskit.experiment.options import backend_option, results_option, set_option
 
 
@@ -110,6 +110,36 @@ def _summary(console: Console, result: RunResult, experiment: Any) -> None:
     default=None,
     help="Locust worker processes (0 = in-process).",
 )
+@click.option(
+    "--remote-workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Locust workers started by hand on other machines (`python -m chaoskit.load.runner "
+    "--role worker --master-host THIS_HOST --master-port PORT`); the load starts when they "
+    "have all connected. Needs --master-port.",
+)
+@click.option(
+    "--master-bind",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="HOST",
+    help="Interface the Locust master listens on for workers ('*' = every interface).",
+)
+@click.option(
+    "--master-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    help="Fixed Locust master port for remote workers (0 = any free port).",
+)
+@click.option(
+    "--worker-wait",
+    type=click.FloatRange(min=1),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the master waits for every worker before the run breaks (exit 3).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 def run(
     experiment_file: Path,
@@ -118,6 +148,10 @@ def run(
     backend: str | None,
     metrics_port: int | None,
     workers: int | None,
+    remote_workers: int,
+    master_bind: str,
+    master_port: int,
+    worker_wait: float,
     quiet: bool,
 ) -> None:
     """Run EXPERIMENT_FILE end to end: topology up, load from every region, the
@@ -131,11 +165,21 @@ def run(
     Examples:
       chaoskit run experiments/smoke.yaml
       chaoskit run experiments/smoke.yaml --set load.duration=30s --results /tmp/r
+      chaoskit run experiments/smoke.yaml --workers 2
+      chaoskit run EXP.yaml --remote-workers 2 --master-bind '*' --master-port 5557
     """
     from chaoskit.experiment import ExperimentError, load_experiment
 
     console = Console(stderr=True, quiet=quiet)
     err = Console(stderr=True)
+    if remote_workers and not master_port:
+        err.print(
+            "--remote-workers: needs --master-port PORT (the workers on other machines are "
+            "started with --master-port PORT, so it cannot be chosen at random)",
+            markup=False,
+            soft_wrap=True,
+        )
+        sys.exit(EXIT_USAGE)
     if not experiment_file.exists():
         err.print(f"{experiment_file}: no such file", markup=False, soft_wrap=True)
         sys.exit(EXIT_USAGE)
@@ -152,6 +196,7 @@ def run(
         backend=backend,
         metrics_port=metrics_port,
         workers=workers,
+        remote=RemoteWorkers(remote_workers, master_bind, master_port, worker_wait),
         quiet=quiet,
         console=console,
     )

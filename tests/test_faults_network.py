@@ -181,6 +181,19 @@ def test_latency_set_and_add(cluster: Cluster, baseline: dict) -> None:
     assert rtt() < 0.1
 
 
+def test_latency_jitter_spreads_round_trips(cluster: Cluster, baseline: dict) -> None:
+    h = cluster.apply_fault(
+        "latency",
+        {"links": {"between": ["beijing", "xian"]}, "rtt": 0.2, "jitter": 0.1, "mode": "set"},
+    )
+    assert h.targets["jitter_ms"] == 100
+    got = [health(cluster, "beijing", "xian-1", timeout=2) for _ in range(8)]
+    assert all(g is not None and g > 0.08 for g in got), got
+    # uniform +/- jitter on each direction: 8 round trips do not all land within 30 ms
+    assert max(got) - min(got) > 0.03, f"no jitter visible: {got}"
+    cluster.heal(h)
+
+
 def test_bandwidth(cluster: Cluster, baseline: dict) -> None:
     body = b"x" * 3000
     fast = health(cluster, "beijing", "xian-1", timeout=5, body=body)
@@ -199,6 +212,54 @@ def test_flaky_reset_peer(cluster: Cluster, baseline: dict) -> None:
     assert not reach(cluster, "beijing", "xian-1")
     cluster.heal(h)
     assert reach(cluster, "beijing", "xian-1")
+
+
+def test_flaky_timeout_holds_connections(cluster: Cluster, baseline: dict) -> None:
+    h = cluster.apply_fault(
+        "flaky", {"links": {"region": "xian"}, "kind": "timeout", "probability": 1.0}
+    )
+    assert h.targets["kind"] == "timeout"
+    t = time.monotonic()
+    assert not reach(cluster, "beijing", "xian-1")
+    assert time.monotonic() - t >= 0.5, "held until the client gave up, not refused"
+    assert reach(cluster, "beijing", "shanghai-1"), "only the matching links"
+    cluster.heal(h)
+    assert reach(cluster, "beijing", "xian-1")
+
+
+def test_flaky_slicer_delays_bytes(cluster: Cluster, baseline: dict) -> None:
+    body = b"x" * 3000
+    fast = health(cluster, "beijing", "xian-1", timeout=5, body=body)
+    assert fast is not None and fast < 0.5
+    h = cluster.apply_fault(
+        "flaky",
+        {
+            "links": {"between": ["beijing", "xian"]},
+            "kind": "slicer",
+            "probability": 1.0,
+            "average_size": 100,
+            "size_variation": 0,
+            "delay_us": 50_000,
+        },
+    )
+    # ~30 slices of 100 bytes, 50 ms apart: the request still arrives, slowly.
+    slow = health(cluster, "beijing", "xian-1", timeout=10, body=body)
+    assert slow is not None and slow > 1.0, f"3 KB in 100-byte slices took {slow}"
+    cluster.heal(h)
+    again = health(cluster, "beijing", "xian-1", timeout=5, body=body)
+    assert again is not None and again < 0.5
+
+
+def test_flaky_probability_hits_some_connections(cluster: Cluster, baseline: dict) -> None:
+    h = cluster.apply_fault(
+        "flaky",
+        {"links": {"between": ["beijing", "xian"]}, "kind": "reset_peer", "probability": 0.5},
+    )
+    # Each connection draws per toxic (one per direction): ~25 % get through.
+    got = [reach(cluster, "beijing", "xian-1") for _ in range(40)]
+    assert 0 < sum(got) < 40, f"{sum(got)}/40 got through at probability 0.5"
+    cluster.heal(h)
+    assert all(reach(cluster, "beijing", "xian-1") for _ in range(5))
 
 
 def test_random_region_is_reproducible(cluster: Cluster, baseline: dict) -> None:

@@ -9,13 +9,15 @@ import socket
 import time
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 import pytest
-from helpers import proc_state
+from helpers import proc_state, wait_for
 
 from chaoskit.backends.local import LocalBackend
 from chaoskit.cluster import Cluster
 from chaoskit.events import EventLog, read_events
+from chaoskit.faults.base import FaultError
 from chaoskit.systems.geokv.adapter import GeoKVAdapter
 from chaoskit.topology.model import Latency
 from chaoskit.topology.plan import build_topology
@@ -151,6 +153,50 @@ def test_degrade_and_restore_quorum(cluster: Cluster, clean: None) -> None:
     assert cluster.system.members == ["beijing-1", "beijing-2", "xian-1"]
     got = cluster.client("beijing", 2.0).invoke("read", "q", None)
     assert got.type == "ok" and got.value == 2
+
+
+def test_restore_quorum_as_its_own_fault(cluster: Cluster, clean: None) -> None:
+    kill = cluster.apply_fault("kill", {"target": {"region": "beijing"}})
+    deg = cluster.apply_fault("degrade-quorum", {"survivors": {"region": "xian"}})
+    assert cluster.client("xian", 1.0).invoke("write", "rq", 5).type == "ok"
+    cluster.heal(kill)  # Beijing is back, still outside the membership
+    assert cluster.system.members == ["xian-1"]
+    r = cluster.apply_fault("restore-quorum", {})
+    assert r.targets["nodes"] == ["beijing-1", "beijing-2"]
+    assert cluster.system.members == ["beijing-1", "beijing-2", "xian-1"]
+    assert r.id not in {h.id for h in cluster.active_faults()}, "instant: nothing to heal"
+    got = cluster.client("beijing", 2.0).invoke("read", "rq", None)
+    assert got.type == "ok" and got.value == 5, "the survivor's write reached the returning nodes"
+    cluster.heal(deg)  # nothing left to restore: a no-op, not an error
+    assert cluster.system.members == ["beijing-1", "beijing-2", "xian-1"]
+
+
+def test_unknown_role_is_a_clear_error(cluster: Cluster, clean: None) -> None:
+    with pytest.raises(FaultError, match="leader"):  # geokv quorum has no roles
+        cluster.apply_fault("pause", {"target": "leader"})
+    for n in cluster.topology.nodes:
+        assert proc_state(cluster.backend.pid(n.name)) in ("S", "R"), "nothing was paused"
+
+
+def test_role_selector_targets_the_systems_primaries(tmp_path: Path) -> None:
+    """A system-given role (geokv unit mode: each region's primary) as a target."""
+    topo = build_topology(
+        {"beijing": {"location": "beijing", "zones": {"bj-dc1": 2}}, "xian": 1},
+        latency={("beijing", "xian"): Latency(2.0, 0.0)},
+    )
+    be = LocalBackend(tmp_path / "run", registry_root=tmp_path / "registry")
+    with Cluster(topo, GeoKVAdapter({"mode": "unit"}), be, seed=3) as c:
+        h = c.apply_fault("pause", {"target": "primary"})
+        assert h.targets["nodes"] == ["beijing-1", "xian-1"]
+        for n in ("beijing-1", "xian-1"):  # SIGSTOP lands asynchronously
+            wait_for(lambda n=n: proc_state(be.pid(n)) == "T", 5, f"{n} stopped")
+        assert proc_state(be.pid("beijing-2")) in ("S", "R"), "a replica is not a primary"
+        c.heal(h)
+        h = c.apply_fault("kill", {"target": {"role": "primary"}})
+        assert h.targets["nodes"] == ["beijing-1", "xian-1"]
+        assert not be.is_running("beijing-1") and be.is_running("beijing-2")
+        c.heal(h)
+        assert be.is_running("beijing-1") and be.is_running("xian-1")
 
 
 def test_heal_all_in_reverse_order_and_failed_heal_reported(cluster: Cluster, clean: None) -> None:

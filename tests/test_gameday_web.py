@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -126,7 +127,7 @@ def test_panel_screenshot_is_not_blank(gameday: GameDayProc, need_chromium: None
     assert greens > 10, "no region card in the screenshot"
 
 
-def test_gameday_over_http(gameday: GameDayProc) -> None:
+def test_gameday_over_http(gameday: GameDayProc, need_chromium: None) -> None:
     url, s = gameday.url, requests.Session()
     pids = {int(gameday.info["pid"]), int(gameday.info["locust_pid"])}
 
@@ -140,8 +141,14 @@ def test_gameday_over_http(gameday: GameDayProc) -> None:
         what="6 users",
     )
 
+    # "served right now" per region, from the live history
+    wait_for(
+        lambda: len(s.get(url + "/chaoskit/api/state", timeout=10).json()["health"]) == 3,
+        what="recent operations from all three regions",
+    )
     st = s.get(url + "/chaoskit/api/state", timeout=10).json()
     assert st["ok"] and st["experiment"] == "gd"
+    assert all(h["ops"] > 0 and h["served"] <= h["ops"] for h in st["health"].values())
     assert [r["name"] for r in st["topology"]["regions"]] == ["beijing", "shanghai", "xian"]
     assert len(st["links"]) == 6 and not any(ln["cut"] for ln in st["links"])
     assert "cut-region" in {f["name"] for f in st["catalogue"]}
@@ -159,6 +166,13 @@ def test_gameday_over_http(gameday: GameDayProc) -> None:
     cut = sorted(ln["name"] for ln in st["links"] if ln["cut"])
     assert len(cut) == 4 and all("xian" in n for n in cut)
     assert [a["id"] for a in st["active"]] == [fid]
+    # what the room sees: the panel (rendered by a real browser) marks the region and
+    # its four links as cut by this fault
+    dom = chromium(
+        url + "/chaoskit", gameday.tmp / "chromium-cut", "--dump-dom", "--virtual-time-budget=5000"
+    ).stdout
+    assert f"cut off by {fid}" in dom, dom[-2000:]
+    assert dom.count('<tr class="cut">') == 4 and dom.count(f"{fid} cut-region</td>") == 4
 
     # bad input: a readable refusal, nothing applied; a foreign origin is refused
     r = s.post(
@@ -211,6 +225,11 @@ def test_gameday_over_http(gameday: GameDayProc) -> None:
     assert "passed" in check
     html = (run_dir / "report.html").read_text()
     assert fid in html and "cut-region" in html and "latency" in html
+    # on the report's fault timeline: the plot's bar label and the table row with its source
+    timeline = html[html.index('id="timeline"') : html.index('id="latency"')]
+    assert f"{fid} cut-region xian" in timeline
+    row = rf'<td class="l">{fid}</td>(?:(?!</tr>).)*<td class="l">gameday-web</td>'  # one row
+    assert re.search(row, timeline, re.S), timeline[-3000:]
     assert not (run_dir / "INCOMPLETE").exists()
     assert str(run_dir) in gameday.out()
 

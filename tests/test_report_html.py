@@ -354,6 +354,15 @@ def test_report_opens_offline_and_shows_everything(real_run, tmp_path, need_chro
     assert dom.count("<svg") >= 4
     assert "cut by f1" in dom and "ms RTT" in dom
     assert 'href="history.jsonl"' in dom and 'href="events.jsonl"' in dom
+    # The engine renders the report before it drops the INCOMPLETE marker (its last
+    # step): a finished run must not link a marker that no longer exists.
+    assert not (real_run / "INCOMPLETE").exists() and 'href="INCOMPLETE"' not in dom
+    # The latency axes are readable: more than one labelled tick per region panel
+    # (a log axis labelled only at powers of ten shows just "100" for a 30-400 ms run).
+    lat = dom[dom.index('id="latency"') : dom.index('id="throughput"')]
+    steps = {"10", "20", "50", "100", "200", "500", "1000", "2000", "5000"}
+    labels = set(re.findall(r">(\d+)</text>", lat)) & steps
+    assert len(labels) >= 3, labels
     # The screenshot is a rendered page, not a blank one.
     import numpy as np
     from PIL import Image
@@ -386,6 +395,16 @@ def test_report_command_rerenders_and_compares(real_run, tmp_path):
     assert "scorecard A vs B" in r.output and "RTO A vs B" in r.output
     assert 'data-region="xian" data-phase="during:f1"' in page and external_refs(page) == []
     assert "report.html" in page
+    # At a glance: verdict, linearizability, lost writes, success, p99, worst RTO for A and B.
+    glance = page[page.index('id="glance"') : page.index('id="scorecards"')]
+    for what in ("verdict", "linearizability", "acknowledged writes lost", "success rate, all regions",
+                 "p99 latency, all regions", "worst RTO"):  # fmt: skip
+        assert f">{what}</td>" in glance, what
+    real_check = json.loads((real_run / "check.json").read_text())
+    total = next(
+        r for r in real_check["scorecard"]["rows"] if r["region"] == "*" and r["phase"] == "all"
+    )
+    assert f"{100 * total['success_rate']:.1f}%" in glance
     # Usage errors: exit 2 with what would be valid.
     r = runner.invoke(report_cmd, ["--compare", str(real_run)])
     assert r.exit_code == 2 and "exactly two runs" in r.output

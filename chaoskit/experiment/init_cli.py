@@ -15,9 +15,8 @@ TEMPLATE = """\
 # check it with: chaoskit validate {file}   and run it with: chaoskit run {file}
 name: {name}
 description: >
-  {first} loses its network for a while under load; the other regions keep a
-  quorum. Is the history still linearizable, and how fast does {first} recover?
-backend: local            # local (processes on loopback) | docker
+{description}
+backend: {backend}{backend_comment}
 seed: 1                   # random targets and the random nemesis replay from it
 
 topology:
@@ -27,7 +26,7 @@ topology:
   # latency comes from the geo model (chaoskit latency {locs}); override a pair:
   # latency: {{{first}-{second}: {{rtt: 30ms, jitter: 2ms}}}}
 
-system: {{kind: geokv, mode: quorum}}   # geokv modes: quorum | lww | unit
+{system}
 
 load:
   workload: register      # register | cas-register | set
@@ -35,7 +34,7 @@ load:
   duration: 30s
   rate: 100/s             # total over all regions (or rate_per_region)
   read_ratio: 0.5
-  timeout: 1s             # client timeout: a timed-out op is "info" (may have happened)
+  timeout: {timeout}             # client timeout: a timed-out op is "info" (may have happened)
 
 schedule:                 # times from the start of the load
   - {{at: 10s, for: 10s, fault: cut-region, region: {first}}}
@@ -44,22 +43,71 @@ schedule:                 # times from the start of the load
   # - random: {{faults: [{{fault: kill, target: random-node}}], interval: 8s, for: 3s}}
 
 checks:
-  linearizable: true
+{linearizable}
   rto: {{region: {first}, max: 10s}}
   availability: {{region: {second}, phase: during, min: 0.9}}
 """
 
 
-def render(path: Path, locations: list[str]) -> str:
-    regions = "\n".join(
-        f"    {geo.resolve(loc).name}: {{location: {geo.resolve(loc).name}, zones: {{{geo.resolve(loc).name}-dc1: 1}}}}"
-        for loc in locations
-    )
+# The systems a starter can be written for: what changes between them.
+SYSTEMS: dict[str, dict[str, str]] = {
+    "geokv": {
+        "system": "system: {kind: geokv, mode: quorum}   # geokv modes: quorum | lww | unit",
+        "backend": "local",
+        "timeout": "1s",
+        "about": "The nodes agree by majority quorums, so the other regions keep serving.",
+        "linearizable": "  linearizable: true",
+    },
+    "geokv-lww": {
+        "system": "system: {kind: geokv, mode: lww}      # active-active, last writer wins",
+        "backend": "local",
+        "timeout": "1s",
+        "about": "Every region keeps accepting writes (active-active, last writer wins): "
+        "availability stays high, but writes from the two sides conflict.",
+        # LWW is not linearizable under a cut: asking for it makes the run fail (by
+        # design), so the starter leaves it commented out with the reason.
+        "linearizable": "  # linearizable: true    # LWW loses updates under a cut: uncomment to "
+        "see the checker's counterexample",
+    },
+    "geokv-unit": {
+        "system": "system: {kind: geokv, mode: unit}     # every key has a home region "
+        "(homes: {key: region} to choose)",
+        "backend": "local",
+        "timeout": "1s",
+        "about": "Every key lives in its home region (unitised), so only the keys whose "
+        "home is cut off become unavailable.",
+        "linearizable": "  linearizable: true",
+    },
+    "etcd": {
+        "system": "system: {kind: etcd}                  # Debian's etcd-server; "
+        "leader_region: REGION places the leader",
+        "backend": "docker",
+        "timeout": "3s",
+        "about": "etcd's raft majority keeps serving outside the cut region.",
+        "linearizable": "  linearizable: true",
+    },
+}
+BACKEND_COMMENTS = {
+    "local": "            # local (processes on loopback) | docker",
+    "docker": "           # etcd needs docker: `dockerd &` then `chaoskit image build` once",
+}
+
+
+def render(path: Path, locations: list[str], system: str = "geokv", nodes: int = 1) -> str:
     names = [geo.resolve(loc).name for loc in locations]
+    regions = "\n".join(f"    {n}: {{location: {n}, zones: {{{n}-dc1: {nodes}}}}}" for n in names)
     stem = "".join(c if c.isalnum() or c in "._-" else "-" for c in path.stem) or "experiment"
-    return TEMPLATE.format(
-        file=path, name=stem, regions=regions, first=names[0], second=names[1], locs=" ".join(names)
+    sy = SYSTEMS[system]
+    description = (
+        f"  {names[0]} loses its network for a while under load.\n  {sy['about']}\n"
+        f"  Is the history still linearizable, and how fast does {names[0]} recover?"
     )
+    return TEMPLATE.format(
+        file=path, name=stem, regions=regions, first=names[0], second=names[1],
+        locs=" ".join(names), description=description, backend=sy["backend"],
+        backend_comment=BACKEND_COMMENTS[sy["backend"]], system=sy["system"],
+        timeout=sy["timeout"], linearizable=sy["linearizable"],
+    )  # fmt: skip
 
 
 @click.command()
@@ -70,9 +118,32 @@ def render(path: Path, locations: list[str]) -> str:
     show_default=True,
     help="Comma-separated geo locations, one region (of one node) each; at least 3 for a quorum.",
 )
+@click.option(
+    "--system",
+    type=click.Choice(sorted(SYSTEMS)),
+    default="geokv",
+    show_default=True,
+    help="The system under test: geokv with majority quorums, geokv active-active (lww), "
+    "geokv with home regions (unit), or real etcd (docker backend).",
+)
+@click.option(
+    "--nodes",
+    type=click.IntRange(1, 9),
+    default=1,
+    show_default=True,
+    help="Nodes per region (in one zone).",
+)
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
-def init(file: str, regions: str, force: bool) -> None:
-    """Write a commented starter experiment to FILE (default experiment.yaml)."""
+def init(file: str, regions: str, system: str, nodes: int, force: bool) -> None:
+    """Write a commented starter experiment to FILE (default experiment.yaml)
+    for a chosen system and topology; it validates as written.
+
+    \b
+    Examples:
+      chaoskit init
+      chaoskit init global.yaml --regions us-east,eu-west,ap-northeast --system geokv-lww
+      chaoskit init etcd.yaml --system etcd --nodes 1 --regions us-east,eu-west,tokyo
+    """
     path = Path(file)
     locations = [r.strip() for r in regions.split(",") if r.strip()]
     if len(locations) < 2:
@@ -85,7 +156,7 @@ def init(file: str, regions: str, force: bool) -> None:
         raise click.UsageError(f"--regions names the same location twice: {', '.join(names)}")
     if path.exists() and not force:
         raise click.UsageError(f"{path} exists; use --force to overwrite it")
-    text = render(path, locations)
+    text = render(path, locations, system, nodes)
     try:  # the starter must be valid as written
         load_experiment_text(text, name=str(path))
     except ExperimentError as e:  # pragma: no cover - a template bug

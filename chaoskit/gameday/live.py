@@ -26,7 +26,10 @@ from typing import Any
 
 import yaml
 
+from chaoskit.gameday.health import recent_health
+
 EXIT_OK, EXIT_BOUND_FAILED, EXIT_USAGE, EXIT_BROKEN = 0, 1, 2, 3
+HEALTH_WINDOW_S = 5.0  # the panel's "served right now" per region looks this far back
 LOAD_STOP_BOUND_S = 20.0  # LoadRun.stop() waits up to its own grace; we never wait longer
 
 
@@ -363,6 +366,17 @@ class LiveRun:
                 for f in FAULTS.values()
             ],
             "journal": (self.events.events[-40:] if self.events else []),
+            # per region: served / completed over the last HEALTH_WINDOW_S seconds
+            "health_window_s": HEALTH_WINDOW_S,
+            "health": (
+                recent_health(
+                    self.run.file("history.jsonl"),
+                    time.monotonic_ns() - self.t0_ns,
+                    HEALTH_WINDOW_S,
+                )
+                if self.run is not None and self.t0_ns
+                else {}
+            ),
         }
 
     # -- ending ----------------------------------------------------------------------

@@ -116,6 +116,43 @@ def _rto_text(v: float | None, present: bool) -> str:
     return "never" if v is None else f"{v:.2f} s"
 
 
+def glance(c: dict) -> list[tuple[str, str, str]]:
+    """The few numbers a room compares first: (what, text, css class) for one run."""
+    sc = c.get("scorecard", {})
+    tot = next(
+        (r for r in sc.get("rows", []) if r.get("region") == "*" and r.get("phase") == "all"), {}
+    )
+    lin = (c.get("linearizability") or {}).get("verdict", "not checked")
+    lost = c.get("lost_writes") or {}
+    n_lost = lost.get("count", 0) or 0
+    age = lost.get("oldest_age_s")
+    rtos = sc.get("rto", [])
+    never = [r for r in rtos if r.get("rto_s") is None]
+    if never:
+        worst = (f"never ({never[0]['region']}, {never[0]['fault']})", "r-lo")
+    elif rtos:
+        w = max(rtos, key=lambda r: r["rto_s"])
+        worst = (f"{w['rto_s']:.2f} s ({w['region']}, {w['fault']})", "")
+    else:
+        worst = ("no fault", "muted")
+    from chaoskit.report.html import rate_class
+
+    return [
+        ("verdict", verdict_of(c), "r-hi" if c.get("passed") else "r-lo"),
+        ("linearizability", lin, "r-hi" if lin == "linearizable" else "r-lo"),
+        (
+            "acknowledged writes lost",
+            f"{n_lost}" + (f" (oldest {age:.2f} s before its fault)" if n_lost and age else ""),
+            "r-hi" if n_lost == 0 else "r-lo",
+        ),
+        ("success rate, all regions", fmt_rate(tot.get("success_rate")),
+         rate_class(tot.get("success_rate"))),
+        ("p99 latency, all regions", f"{fmt_ms(tot.get('p99_ms'))} ms", ""),
+        ("worst RTO", *worst),
+        ("requests", str(tot.get("requests", "–")), ""),
+    ]  # fmt: skip
+
+
 def verdict_of(c: dict) -> str:
     return "PASSED" if c.get("passed") else "FAILED"
 
@@ -206,6 +243,8 @@ def render_compare_html(cmp: Comparison, out_path: Path | None = None) -> str:
             a=cmp.a,
             b=cmp.b,
             verdict_of=verdict_of,
+            glance=glance,
+            zip=zip,
             fmt_ms=fmt_ms,
             fmt_rate=fmt_rate,
             rate_class=rate_class,

@@ -70,8 +70,11 @@ def targets_text(t: dict) -> str:
     return "; ".join(parts)
 
 
-def raw_files(run_dir: Path) -> list[str]:
-    """Relative links to the run's raw files that exist (never absolute or remote URLs)."""
+def raw_files(run_dir: Path, incomplete: bool = True) -> list[str]:
+    """Relative links to the run's raw files that exist (never absolute or remote URLs).
+
+    The engine renders the report before it drops the INCOMPLETE marker (the marker
+    goes last), so the marker is linked only when the run really is incomplete."""
     out = [f for f in RAW_FILES if (run_dir / f).exists() or f in ("check.json", "summary.md")]
     for p in sorted(run_dir.iterdir()):
         if (
@@ -79,6 +82,7 @@ def raw_files(run_dir: Path) -> list[str]:
             and not p.name.startswith(".")
             and p.name not in out
             and p.name != "report.html"
+            and (incomplete or p.name != "INCOMPLETE")
         ):
             out.append(p.name)
     logs = run_dir / "logs"
@@ -176,7 +180,7 @@ def render_report(report: CheckReport, run: RunData, lin_html: str | None = None
             rto_overrides=", ".join(
                 sorted({f"{r.region}: ≥ {r.threshold:g} over {r.window_s:g} s" for r in sc.rto})
             ),
-            files=raw_files(run.run_dir),
+            files=raw_files(run.run_dir, incomplete=run.incomplete is not None),
             fmt_ms=fmt_ms,
             fmt_rate=fmt_rate,
             fmt_s=fmt_s,
