@@ -150,7 +150,7 @@ def _load_plan(
     workers: int | None,
     remote: RemoteWorkers | None = None,
 ) -> Any:
-    from chaoskit.load import LoadPlan, WorkloadSpec, views_from_plan
+    from chaoskit.load import LoadPlan, views_from_plan
 
     ls = experiment.load
     remote = remote or RemoteWorkers()
@@ -159,17 +159,7 @@ def _load_plan(
         system_options=dict(experiment.system.options),
         views=views_from_plan(cluster.plan.outside),
         users={r: n for r, n in experiment.topology.clients.items() if n > 0},
-        workload=WorkloadSpec(
-            workload=ls.workload,
-            keys=ls.keys,
-            duration_s=ls.duration_s,
-            rate=ls.rate,
-            rate_per_region=ls.rate_per_region,
-            read_ratio=ls.read_ratio,
-            cas_ratio=ls.cas_ratio if ls.workload == "cas-register" else 0.0,
-            timeout_s=ls.timeout_s,
-            seed=experiment.seed,
-        ),
+        workload=workload_spec(ls, experiment.seed),
         t0_ns=t0_ns,
         out_dir=run.path,
         workers=ls.workers if workers is None else workers,
@@ -177,6 +167,35 @@ def _load_plan(
         master_bind_host=remote.bind,
         master_port=remote.port,
         worker_wait_s=remote.wait_s,
+    )
+
+
+def workload_spec(
+    ls: Any,
+    seed: int,
+    *,
+    duration_s: float | None = None,
+    rate: float | None = None,
+) -> Any:
+    """The load room's WorkloadSpec from the experiment's `load:` section.
+
+    The experiment's `cas_ratio` is the share of the NON-read operations that are cas
+    (docs/experiment.md); the load room draws every operation from one distribution,
+    so it takes shares of ALL operations: convert here, once.
+    """
+    from chaoskit.load import WorkloadSpec
+
+    cas = (1.0 - ls.read_ratio) * ls.cas_ratio if ls.workload == "cas-register" else 0.0
+    return WorkloadSpec(
+        workload=ls.workload,
+        keys=ls.keys,
+        duration_s=duration_s or ls.duration_s,
+        rate=rate if rate is not None else ls.rate,
+        rate_per_region=None if rate is not None else ls.rate_per_region,
+        read_ratio=ls.read_ratio,
+        cas_ratio=cas,
+        timeout_s=ls.timeout_s,
+        seed=seed,
     )
 
 
@@ -206,6 +225,14 @@ def _find(name: str, modules: tuple[str, ...]) -> Any:
         if obj is not None:
             return obj
     return None
+
+
+def _test_delay_before_checks() -> None:
+    """CHAOSKIT_TEST_DELAY_BEFORE_CHECKS_S: sleep this long before the checks, so that a
+    test can deterministically send a signal during the checks phase."""
+    delay = os.environ.get("CHAOSKIT_TEST_DELAY_BEFORE_CHECKS_S")
+    if delay:
+        time.sleep(float(delay))
 
 
 def evaluate_checks(run: RunDir, experiment: Any, link_state: dict | None) -> tuple[bool, Any]:
@@ -405,14 +432,20 @@ def run_experiment(
         link_state = cluster.link_state()
         progress.set_phase("tearing down")
         teardown_errors += cluster.down()
+        # The log stays open: a signal during the checks must still be able to append
+        # its run-end ok=false, so that events.jsonl agrees with the INCOMPLETE marker.
         events.emit("run-end", ok=True, heal_errors=heal_errors)
-        events.close()
 
         # ---- checks and results -----------------------------------------------------
         progress.set_phase("checking")
         sig.raise_now = True
+        if sig.stopped:  # a signal during teardown (no raise there) still interrupts
+            raise Interrupted(sig.name)
+        _test_delay_before_checks()
         passed, report = evaluate_checks(run, experiment, link_state)
         sig.raise_now = False
+        if sig.stopped:
+            raise Interrupted(sig.name)
         result.checks = report
         broken = [*sched.errors, *heal_errors, *teardown_errors]
         if broken:

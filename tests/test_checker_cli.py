@@ -243,3 +243,35 @@ def test_export_edn_independent_for_knossos(tmp_path: Path) -> None:
     assert r.exit_code == 0 and edn_format.loads(edn.read_text())[-1][K("key")] == "j"
     r = run(check, [str(src), "--edn-independent"])
     assert r.exit_code == 2 and "--edn-independent needs --export-edn" in r.output
+
+
+def test_nothing_checked_is_unknown_not_a_pass(tmp_path: Path) -> None:
+    """No operation completed ok: exit 3 and "nothing was checked", never a
+    linearizable verdict; --allow-empty accepts only a file with no operations."""
+    empty = _file(tmp_path, "empty.jsonl", [])
+    pending = _file(tmp_path, "pending.jsonl", [GOOD[0], {**GOOD[2], "index": 1}])
+    failed = _file(
+        tmp_path, "failed.jsonl", [GOOD[0], {**GOOD[1], "type": "fail"}, {**GOOD[2], "index": 2}]
+    )
+    runner = CliRunner()
+    for path in (empty, pending, failed):
+        r = runner.invoke(check, [str(path)])
+        assert r.exit_code == 3, r.output
+        assert "nothing was checked" in r.output
+        assert f"{path}: unknown" in r.output and "linearizable (" not in r.output
+    r = runner.invoke(check, [str(empty), "--allow-empty"])
+    assert r.exit_code == 0, r.output
+    assert "accepted by --allow-empty" in r.output
+    for path in (pending, failed):
+        r = runner.invoke(check, [str(path), "--allow-empty"])
+        assert r.exit_code == 3, r.output
+    doc = json.loads(runner.invoke(check, [str(pending), "--json"]).output)
+    assert doc["files"][0]["verdict"] == "unknown"
+    assert (
+        "no operation completed ok (2 op(s): 0 failed, 2 indeterminate)"
+        in doc["files"][0]["reason"]
+    )
+    # one real verdict next to an empty file does not make the total a pass
+    good = _file(tmp_path, "good.jsonl", GOOD)
+    assert runner.invoke(check, [str(good), str(empty)]).exit_code == 3
+    assert runner.invoke(check, [str(good)]).exit_code == 0

@@ -102,3 +102,63 @@ def test_interrupt_heals_and_cleans_up(sig: int, times: int, tmp_path: Path) -> 
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_interrupt_during_checks_is_recorded(tmp_path: Path) -> None:
+    """A SIGINT after teardown, while the checks run: events.jsonl must not end in
+    run-end ok=true when the INCOMPLETE marker says interrupted."""
+    results = tmp_path / "results"
+    env = dict(
+        os.environ,
+        CHAOSKIT_LOCAL_REGISTRY=str(tmp_path / "registry"),
+        # holds the run in the checks phase long enough for the signal to land there
+        CHAOSKIT_TEST_DELAY_BEFORE_CHECKS_S="30",
+    )
+    proc = subprocess.Popen(
+        [
+            CHAOSKIT,
+            "run",
+            str(ROOT / "experiments" / "smoke.yaml"),
+            "--set",
+            "load.duration=2s",
+            "--set",
+            "schedule.0.at=0.5s",
+            "--set",
+            "schedule.0.for=1s",
+            "--results",
+            str(results),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        run_dir = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            latest = results / "smoke" / "latest"
+            if latest.exists() and any(e["event"] == "run-end" for e in _events(latest.resolve())):
+                run_dir = latest.resolve()
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        assert run_dir is not None, "the run never reached its checks"
+        ends = [e for e in _events(run_dir) if e["event"] == "run-end"]
+        assert [e["ok"] for e in ends] == [True], "teardown went fine: the checks come next"
+        t = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+        assert time.monotonic() - t < 10
+        assert proc.returncode == 3, err
+
+        events = _events(run_dir)
+        assert events[-1]["event"] == "run-end" and events[-1]["ok"] is False, events[-3:]
+        assert "interrupted by SIGINT" in events[-1]["error"]
+        assert "interrupted" in (run_dir / "INCOMPLETE").read_text()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -1,7 +1,9 @@
 """`chaoskit check FILE...`: one verdict line per history file, then a total.
 
 Exit status: 0 all linearizable, 1 any not linearizable, 3 any unknown (and none
-not linearizable), 2 bad usage or a bad file.
+not linearizable), 2 bad usage or a bad file. A history in which no operation
+completed ok is "unknown" (nothing was checked), not a pass; --allow-empty lets a
+file with no operations at all pass.
 """
 
 from __future__ import annotations
@@ -134,6 +136,12 @@ def _expand(paths: tuple[str, ...]) -> list[Path]:
     "tuples), so Knossos's independent checker checks each key; without it :key is a "
     "plain field, which Knossos ignores (one register for all keys).",
 )
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="A file with no operations at all is linearizable (exit 0) instead of unknown "
+    "(exit 3). Operations that never completed ok still give unknown.",
+)
 def check(
     files: tuple[str, ...],
     model: str,
@@ -146,13 +154,15 @@ def check(
     lost: bool,
     export_edn: str | None,
     edn_independent: bool,
+    allow_empty: bool,
 ) -> None:
     """Check history FILES (or directories of them) for linearizability.
 
     A run's directory (results/<experiment>/<timestamp>, or results/<experiment>
     for its latest run) means its history.jsonl. Exit status: 0 all linearizable,
-    1 any not linearizable, 3 any unknown (time or memory bound hit), 2 bad usage
-    or a bad file.
+    1 any not linearizable, 3 any unknown (time or memory bound hit, or nothing
+    to check: no operation completed ok), 2 bad usage or a bad file.
+    --allow-empty lets a file with no operations at all pass.
 
     \b
     Examples:
@@ -199,6 +209,7 @@ def check(
             if not as_json:
                 click.echo(f"{path}: {e}", err=True)
             continue
+        _no_vacuous_pass(result, history, allow_empty)
         counts[result.verdict] += 1
         doc = {"path": str(path), **result.to_dict()}
         lw = None
@@ -220,6 +231,8 @@ def check(
             )
             if result.verdict == "unknown":
                 line += f": {result.reason}"
+            elif not history.ops:  # only --allow-empty gets here
+                line += ": empty history, accepted by --allow-empty"
             click.echo(line)
             for note in history.notes:
                 click.echo(f"  note: {note}")
@@ -245,6 +258,25 @@ def check(
     if counts["unknown"]:
         sys.exit(3)
     sys.exit(0)
+
+
+def _no_vacuous_pass(result: Any, history: Any, allow_empty: bool) -> None:
+    """A verdict over no completed operation must not read as a pass: make it unknown,
+    unless the file has no operations at all and --allow-empty says that is fine."""
+    if result.verdict != "linearizable" or any(op.type == "ok" for op in history.ops):
+        return
+    if allow_empty and not history.ops:
+        return
+    if history.ops:
+        failed = sum(op.type == "fail" for op in history.ops)
+        why = (
+            f"no operation completed ok ({len(history.ops)} op(s): {failed} failed, "
+            f"{len(history.ops) - failed} indeterminate)"
+        )
+    else:
+        why = "the history has no operations (--allow-empty accepts that)"
+    result.verdict = "unknown"
+    result.reason = "nothing was checked: " + why
 
 
 def _lost_writes(history: Any, model: str) -> Any:

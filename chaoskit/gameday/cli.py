@@ -66,6 +66,13 @@ def _is_loopback(host: str) -> bool:
     show_default=True,
     help="Also run the experiment's own fault schedule on the load's clock.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Locust worker processes (0 = in-process; default: the experiment's "
+    "load.workers). With workers, Locust's master serves the web UI.",
+)
 def gameday(
     experiment_file: Path,
     overrides: tuple[str, ...],
@@ -76,6 +83,7 @@ def gameday(
     login: str | None,
     duration: str,
     run_schedule: bool,
+    workers: int | None,
 ) -> None:
     """Bring EXPERIMENT_FILE's topology up and run its load under Locust's web UI,
     with a chaoskit panel at /chaoskit to apply and heal faults. The terminal takes
@@ -126,6 +134,7 @@ def gameday(
         auth=login,
         duration_s=duration_s,
         run_schedule=run_schedule,
+        workers=workers,
     )
     interactive = sys.stdin is not None and sys.stdin.isatty()
     try:

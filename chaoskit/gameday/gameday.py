@@ -56,8 +56,10 @@ class GameDay:
         duration_s: float = DEFAULT_DURATION_S,
         run_schedule: bool = False,
         out: Callable[[str], None] | None = None,
+        workers: int | None = None,
     ) -> None:
         self.live = LiveRun(experiment, results_root, backend=backend, run_schedule=run_schedule)
+        self.workers = workers  # None = the experiment's load.workers
         self.host, self.port, self.auth = host, port, auth
         self.duration_s = duration_s
         self.out = out or (lambda s: print(s, flush=True))
@@ -240,7 +242,9 @@ class GameDay:
         from chaoskit.load import LoadError
 
         try:
-            live.start_load(duration_s=self.duration_s, web_ui=web_ui, env=env)
+            live.start_load(
+                duration_s=self.duration_s, web_ui=web_ui, env=env, workers=self.workers
+            )
         except LoadError:
             # the Locust process exits when its web UI cannot listen; our hook says why
             self._raise_web_error(web_file)

@@ -159,8 +159,12 @@ class LiveRun:
         duration_s: float | None = None,
         out_dir: Path | None = None,
         web_ui: dict[str, Any] | None = None,
+        workers: int | None = None,
     ) -> Any:
-        from chaoskit.load import LoadPlan, WorkloadSpec, views_from_plan
+        """`workers`: Locust worker processes (None = the experiment's load.workers;
+        0 = in-process). With workers, Locust's master serves the web UI."""
+        from chaoskit.engine import workload_spec
+        from chaoskit.load import LoadPlan, views_from_plan
 
         exp, ls = self.experiment, self.experiment.load
         return LoadPlan(
@@ -168,20 +172,10 @@ class LiveRun:
             system_options=dict(exp.system.options),
             views=views_from_plan(self.cluster.plan.outside),
             users=users or {r: n for r, n in exp.topology.clients.items() if n > 0},
-            workload=WorkloadSpec(
-                workload=ls.workload,
-                keys=ls.keys,
-                duration_s=duration_s or ls.duration_s,
-                rate=rate if rate is not None else ls.rate,
-                rate_per_region=None if rate is not None else ls.rate_per_region,
-                read_ratio=ls.read_ratio,
-                cas_ratio=ls.cas_ratio if ls.workload == "cas-register" else 0.0,
-                timeout_s=ls.timeout_s,
-                seed=exp.seed,
-            ),
+            workload=workload_spec(ls, exp.seed, duration_s=duration_s, rate=rate),
             t0_ns=self.t0_ns,
             out_dir=Path(out_dir or self.run.path),
-            workers=ls.workers,
+            workers=ls.workers if workers is None else workers,
             web_ui=web_ui,
         )
 
