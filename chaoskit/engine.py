@@ -27,6 +27,7 @@ from rich.console import Console
 
 from chaoskit.cluster import Cluster
 from chaoskit.events import EventLog
+from chaoskit.procgroup import killpg_quiet
 from chaoskit.progress import Progress
 from chaoskit.results import RunDir
 from chaoskit.scheduler import Scheduler
@@ -118,16 +119,8 @@ def make_backend(name: str, run: RunDir, experiment: Any = None) -> Any:
         from chaoskit.backends.docker.backend import DockerBackend
 
         return DockerBackend(run.path, run_id=run.run_id, links_image=links.image)
-    try:
-        from chaoskit.backends import get_backend
-    except ImportError:  # registry not there: the local backend still works
-        get_backend = None
-    if get_backend is None:
-        if name != "local":
-            raise RuntimeError(f"backend {name!r} is not available here; use --backend local")
-        from chaoskit.backends.local import LocalBackend
+    from chaoskit.backends import get_backend
 
-        return LocalBackend(run.path, run_id=run.run_id)
     return get_backend(name)(run.path, run_id=run.run_id)
 
 
@@ -206,25 +199,8 @@ def _stop_load_bounded(load: Any, hurry: bool) -> None:
     t.join(0.5 if hurry else LOAD_STOP_BOUND_S)
     if t.is_alive():
         for pid in getattr(load, "pids", [])[:1]:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            killpg_quiet(pid)
         t.join(5)
-
-
-def _find(name: str, modules: tuple[str, ...]) -> Any:
-    """An attribute of the first module that has it (rooms export at their own pace)."""
-    import importlib
-
-    for m in modules:
-        try:
-            obj = getattr(importlib.import_module(m), name, None)
-        except ImportError:
-            continue
-        if obj is not None:
-            return obj
-    return None
 
 
 def _test_delay_before_checks() -> None:
@@ -241,8 +217,8 @@ def evaluate_checks(run: RunDir, experiment: Any, link_state: dict | None) -> tu
     try:
         from chaoskit.report.checks import evaluate
     except ImportError as e:
-        # Not silently swallowed (as _find would): the fallback judges only
-        # linearizability, so it must say why and fail the bounds it cannot judge.
+        # Not silently swallowed: the fallback judges only linearizability, so it
+        # must say why and fail the bounds it cannot judge.
         return _fallback_checks(run, experiment, f"chaoskit.report failed to import: {e}")
     rep = evaluate(run.path, experiment, experiment.topology, link_state=link_state)
     return bool(rep.passed), rep
@@ -282,10 +258,13 @@ def _start_live_metrics(
     experiment: Any, run: RunDir, events: EventLog, console: Console, port: int
 ) -> Any:
     """The report room's Prometheus endpoint, following history.jsonl and events.jsonl."""
-    live_metrics = _find("LiveMetrics", ("chaoskit.report", "chaoskit.report.live"))
-    if live_metrics is None:
-        raise RuntimeError("--metrics-port: chaoskit.report.LiveMetrics is not available")
-    metrics = live_metrics(experiment.topology)
+    try:
+        from chaoskit.report.live import LiveMetrics
+    except ImportError as e:
+        raise RuntimeError(
+            f"--metrics-port: chaoskit.report.LiveMetrics is not available: {e}"
+        ) from e
+    metrics = LiveMetrics(experiment.topology)
     bound = metrics.start(run.file("history.jsonl"), run.file("events.jsonl"), port)
     events.note("live metrics", url=f"http://127.0.0.1:{bound}/metrics")
     console.print(f"live metrics: http://127.0.0.1:{bound}/metrics")

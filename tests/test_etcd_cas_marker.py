@@ -3,32 +3,24 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import requests
+from helpers import free_port
 
 from chaoskit.systems.base import CAS_MISMATCH, is_cas_mismatch
 from chaoskit.systems.etcd.client import EtcdClient
 from chaoskit.topology.model import Endpoint
 
 
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def _start_etcd(data: Path) -> tuple[subprocess.Popen, int]:
     """One member on loopback. Ports come from the OS; another test could grab one
     between our probe and etcd's bind, so a start that dies early is retried."""
     for _ in range(3):
-        client, peer = _free_port(), _free_port()
+        client, peer = free_port(), free_port()
         proc = subprocess.Popen(
             [
                 "etcd",

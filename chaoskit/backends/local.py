@@ -38,6 +38,7 @@ from pathlib import Path
 
 from chaoskit.atomic import atomic_write_text
 from chaoskit.backends.base import Backend, NodeSpec
+from chaoskit.procgroup import killpg_quiet
 from chaoskit.topology.model import AddressPlan, Topology
 
 REGISTRY_ROOT = Path(os.environ.get("CHAOSKIT_LOCAL_REGISTRY", "/tmp/chaoskit-local"))
@@ -73,13 +74,6 @@ def _is_zombie(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return True
     return raw.rsplit(")", 1)[1].split()[0] == "Z"
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def format_offset(offset_ms: float) -> str:
@@ -235,21 +229,21 @@ class LocalBackend(Backend):
             if self.hurry:
                 grace_s = 0.0
             if grace_s > 0:
-                _killpg(pgid, signal.SIGTERM)
+                killpg_quiet(pgid, signal.SIGTERM)
                 if proc.paused:  # a stopped process only acts on SIGTERM once continued
-                    _killpg(pgid, signal.SIGCONT)
+                    killpg_quiet(pgid, signal.SIGCONT)
                 try:
                     p.wait(timeout=grace_s)
                 except subprocess.TimeoutExpired:
                     pass
             if p.poll() is None:
-                _killpg(pgid, signal.SIGKILL)
+                killpg_quiet(pgid, signal.SIGKILL)
                 try:
                     p.wait(timeout=10)
                 except subprocess.TimeoutExpired:  # pragma: no cover - kernel trouble
                     pass
         # Anything else left in the group (a node's own children) goes too.
-        _killpg(pgid, signal.SIGKILL)
+        killpg_quiet(pgid, signal.SIGKILL)
         proc.paused = False
         self._unregister(proc.name)
 
@@ -377,23 +371,19 @@ class LocalBackend(Backend):
         with self._lock:
             proc = self._proc(node)
             if proc.popen.poll() is None:
-                _killpg(proc.popen.pid, signal.SIGSTOP)
+                killpg_quiet(proc.popen.pid, signal.SIGSTOP)
                 proc.paused = True
 
     def resume_node(self, node: str) -> None:
         with self._lock:
             proc = self._proc(node)
             if proc.popen.poll() is None:
-                _killpg(proc.popen.pid, signal.SIGCONT)
+                killpg_quiet(proc.popen.pid, signal.SIGCONT)
             proc.paused = False
 
     def is_running(self, node: str) -> bool:
         proc = self._nodes.get(node)
         return proc is not None and proc.popen.poll() is None
-
-    def is_paused(self, node: str) -> bool:
-        proc = self._nodes.get(node)
-        return proc is not None and proc.paused
 
     def pid(self, node: str) -> int | None:
         proc = self._nodes.get(node)
@@ -434,9 +424,9 @@ class LocalBackend(Backend):
             grace = 0.0 if self.hurry else 2.0
             for p in procs:
                 if p.popen.poll() is None:
-                    _killpg(p.popen.pid, signal.SIGTERM)
+                    killpg_quiet(p.popen.pid, signal.SIGTERM)
                     if p.paused:
-                        _killpg(p.popen.pid, signal.SIGCONT)
+                        killpg_quiet(p.popen.pid, signal.SIGCONT)
             deadline = time.monotonic() + grace
             for p in procs:
                 left = max(0.0, deadline - time.monotonic())
@@ -484,7 +474,7 @@ def cleanup_local_leftovers(root: Path | None = None, force: bool = False) -> li
             except (ValueError, KeyError, FileNotFoundError):
                 continue
             if _same_process(pid, rec.get("start_time")):
-                _killpg(pid, signal.SIGKILL)
+                killpg_quiet(pid, signal.SIGKILL)
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from chaoskit.experiment.faults_schema import FAULTS, FaultDef, Param, fault_names
-from chaoskit.experiment.source import apply_overrides, parse_file, parse_text
+from chaoskit.experiment.source import Source, apply_overrides, parse_file, parse_text
 from chaoskit.experiment.spec import (
     AvailabilityCheck,
     ChecksSpec,
@@ -45,29 +45,29 @@ def load_experiment(path: str | Path, overrides: list[str] | tuple[str, ...] = (
     Raises ExperimentError listing every problem (file, line, field, what would be
     valid). Warnings (e.g. a fault outlasting the load) are on `Experiment.warnings`.
     """
-    src, errors = parse_file(path)
-    if src is None:
-        raise ExperimentError(errors)
-    errors = apply_overrides(src, overrides)
-    if errors:
-        raise ExperimentError(errors)
-    exp, errors, warnings = validate_source(src, Path(path))
-    if exp is None:
-        raise ExperimentError(errors, warnings)
-    return exp
+    return _validated(*parse_file(path), overrides, Path(path))
 
 
 def load_experiment_text(
     text: str, overrides: list[str] | tuple[str, ...] = (), name: str = "<string>"
 ) -> Experiment:
     """Like load_experiment, from a YAML string (`name` stands in for the file name)."""
-    src, errors = parse_text(text, name)
+    return _validated(*parse_text(text, name), overrides, Path(name))
+
+
+def _validated(
+    src: Source | None,
+    errors: list[ValidationError],
+    overrides: list[str] | tuple[str, ...],
+    path: Path,
+) -> Experiment:
+    """Overrides, then validation, of a parsed source; raises ExperimentError."""
     if src is None:
         raise ExperimentError(errors)
     errors = apply_overrides(src, overrides)
     if errors:
         raise ExperimentError(errors)
-    exp, errors, warnings = validate_source(src, Path(name))
+    exp, errors, warnings = validate_source(src, path)
     if exp is None:
         raise ExperimentError(errors, warnings)
     return exp

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from chaoskit.gameday.health import recent_health
+from chaoskit.procgroup import killpg_quiet
 
 EXIT_OK, EXIT_BOUND_FAILED, EXIT_USAGE, EXIT_BROKEN = 0, 1, 2, 3
 HEALTH_WINDOW_S = 5.0  # the panel's "served right now" per region looks this far back
@@ -233,13 +234,8 @@ class LiveRun:
         t.start()
         t.join(LOAD_STOP_BOUND_S)
         if t.is_alive():  # LoadRun.stop hung: kill its process groups
-            import signal
-
             for pid in getattr(load, "pids", []):
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+                killpg_quiet(pid)
             t.join(5)
         self.events.emit("load-stop", interrupted=interrupted)
 

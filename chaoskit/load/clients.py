@@ -18,19 +18,13 @@ def adapter_class(kind: str) -> type[SystemAdapter]:
     if ":" in kind:
         mod, attr = kind.split(":", 1)
         return getattr(importlib.import_module(mod), attr)
-    import chaoskit.systems as systems
+    from chaoskit.systems import get_adapter
 
-    get = getattr(systems, "get_adapter", None)
-    if get is not None:
-        return get(kind)
-    if kind == "geokv":  # the registry is not there yet: the one adapter we know
-        from chaoskit.systems.geokv.adapter import GeoKVAdapter
-
-        return GeoKVAdapter
-    raise KeyError(f"unknown system kind {kind!r}")
+    return get_adapter(kind)
 
 
 def make_client(plan: LoadPlan, region: str, adapter: SystemAdapter | None = None) -> Client:
+    """A client for `region` on the plan's endpoint view, with the workload's timeout."""
     adapter = adapter or adapter_class(plan.system_kind)(plan.system_options)
     return adapter.client(plan.endpoint_view(region), region, plan.workload.timeout_s)
 

@@ -7,7 +7,6 @@ engine with gevent). The Locust side is `python -m chaoskit.load.runner`.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from chaoskit.load.history import rewrite_normalized
 from chaoskit.load.plan import LoadPlan
+from chaoskit.procgroup import killpg_quiet
 
 STOP_GRACE_S = 15.0  # after SIGTERM: users finish their operation, histories merge, CSVs land
 START_TIMEOUT_S = 60.0
@@ -88,10 +88,7 @@ class LoadRun:
     def kill(self) -> None:
         """Kill every load process at once (no flush); idempotent."""
         for pgid in self._pgids:
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            killpg_quiet(pgid)
         self._reap()
 
     def _reap(self) -> None:
@@ -112,10 +109,7 @@ class LoadRun:
             except subprocess.TimeoutExpired:
                 pass
         for pgid in self._pgids:  # anything left in their groups
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            killpg_quiet(pgid)
         for p in [self._main, *self._workers]:
             try:
                 p.wait(timeout=5)
@@ -250,10 +244,7 @@ def start_load(plan: LoadPlan) -> LoadRun:
         return run
     except BaseException:
         for p in [*workers, *([main] if main else [])]:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            killpg_quiet(p.pid)
         for p in [*workers, *([main] if main else [])]:
             if p.poll() is None:
                 p.kill()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 
-from chaoskit.load.clients import adapter_class, client_node
+from chaoskit.load.clients import adapter_class, client_node, make_client
 from chaoskit.load.history import HistoryFile, Recorder, scan_history
 from chaoskit.load.plan import LoadPlan
 from chaoskit.load.workloads import final_ops
@@ -43,7 +43,7 @@ def final_reads(
     def one_region(region: str) -> None:
         ok = failed = 0
         process = -1
-        client = adapter.client(plan.endpoint_view(region), region, plan.workload.timeout_s)
+        client = make_client(plan, region, adapter)
         try:
             process = recorder.new_process()
             for f, key, value in final_ops(plan.workload.workload, plan.workload.keys):

@@ -41,7 +41,7 @@ from locust.exception import StopUser
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, StatsCSVFileWriter, stats_history
 
 from chaoskit.atomic import atomic_write_text
-from chaoskit.load.clients import adapter_class, client_node
+from chaoskit.load.clients import adapter_class, client_node, make_client
 from chaoskit.load.history import (
     STOPPED_IN_FLIGHT,
     HistoryFile,
@@ -99,9 +99,7 @@ class RegionUser(User):
         self.rec = ctx.recorder
         self.process = self.rec.new_process()
         try:
-            self.sysclient = ctx.adapter.client(
-                ctx.plan.endpoint_view(self.region), self.region, ctx.plan.workload.timeout_s
-            )
+            self.sysclient = make_client(ctx.plan, self.region, ctx.adapter)
         except Exception as e:
             # a user without a client would silently not load its region: end the run loudly
             ctx.report_fatal(

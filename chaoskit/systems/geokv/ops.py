@@ -62,12 +62,3 @@ def apply(f: str, cur: Any, value: Any) -> Applied:
     if value in elems:
         return Applied(cur, value, False)
     return Applied({SET_TAG: elems + [value]}, value, True)
-
-
-def merge_sets(a: Any, b: Any) -> Any:
-    """Union of two set values (order: a's, then b's new ones)."""
-    ea = list(a[SET_TAG]) if is_set(a) else []
-    for x in b[SET_TAG] if is_set(b) else []:
-        if x not in ea:
-            ea.append(x)
-    return {SET_TAG: ea}
