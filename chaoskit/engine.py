@@ -27,7 +27,6 @@ from rich.console import Console
 
 from chaoskit.cluster import Cluster
 from chaoskit.events import EventLog
-from chaoskit.procgroup import killpg_quiet
 from chaoskit.progress import Progress
 from chaoskit.results import RunDir
 from chaoskit.scheduler import Scheduler
@@ -192,17 +191,6 @@ def workload_spec(
     )
 
 
-def _stop_load_bounded(load: Any, hurry: bool) -> None:
-    """LoadRun.stop() but never longer than LOAD_STOP_BOUND_S (then SIGKILL its group)."""
-    t = threading.Thread(target=load.stop, daemon=True)
-    t.start()
-    t.join(0.5 if hurry else LOAD_STOP_BOUND_S)
-    if t.is_alive():
-        for pid in getattr(load, "pids", [])[:1]:
-            killpg_quiet(pid)
-        t.join(5)
-
-
 def _test_delay_before_checks() -> None:
     """CHAOSKIT_TEST_DELAY_BEFORE_CHECKS_S: sleep this long before the checks, so that a
     test can deterministically send a signal during the checks phase."""
@@ -279,7 +267,7 @@ def _wait_for_load(load: Any, sig: _Signals, duration_s: float, run: RunDir) -> 
             raise RuntimeError(f"the load did not end within {duration_s + 60:.0f} s")
         sig.event.wait(0.2)
     if sig.stopped:
-        _stop_load_bounded(load, sig.count >= 2)
+        load.stop_within(0.5 if sig.count >= 2 else LOAD_STOP_BOUND_S)
         return
     code = load.wait(30)
     if code != 0:
@@ -447,7 +435,7 @@ def run_experiment(
             if sched is not None:
                 sched.stop(5)
             if load is not None and load.alive():
-                _stop_load_bounded(load, sig.count >= 2)
+                load.stop_within(0.5 if sig.count >= 2 else LOAD_STOP_BOUND_S)
             if cluster is not None:
                 teardown_errors += cluster.down("teardown")
         except Exception as e:  # never let cleanup hide the first error

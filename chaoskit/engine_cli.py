@@ -16,7 +16,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from chaoskit.engine import EXIT_USAGE, RemoteWorkers, RunResult, run_experiment
-from chaoskit.experiment.options import backend_option, results_option, set_option
+from chaoskit.experiment.options import (
+    backend_option,
+    results_option,
+    set_option,
+    workers_option,
+)
 
 
 def _summary(console: Console, result: RunResult, experiment: Any) -> None:
@@ -104,12 +109,7 @@ def _summary(console: Console, result: RunResult, experiment: Any) -> None:
     default=None,
     help="Serve live Prometheus metrics on this port (0 = any free port).",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Locust worker processes (0 = in-process).",
-)
+@workers_option
 @click.option(
     "--remote-workers",
     type=click.IntRange(min=0),

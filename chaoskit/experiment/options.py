@@ -35,3 +35,11 @@ backend_option: Callable[[F], F] = click.option(
     default=None,
     help="Override the experiment's backend.",
 )
+
+workers_option: Callable[[F], F] = click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Locust worker processes (0 = in-process; default: the experiment's load.workers). "
+    "With workers, Locust's master serves the web UI.",
+)

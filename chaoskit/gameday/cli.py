@@ -13,7 +13,12 @@ from pathlib import Path
 
 import click
 
-from chaoskit.experiment.options import backend_option, results_option, set_option
+from chaoskit.experiment.options import (
+    backend_option,
+    results_option,
+    set_option,
+    workers_option,
+)
 
 EXIT_USAGE = 2
 
@@ -66,13 +71,7 @@ def _is_loopback(host: str) -> bool:
     show_default=True,
     help="Also run the experiment's own fault schedule on the load's clock.",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Locust worker processes (0 = in-process; default: the experiment's "
-    "load.workers). With workers, Locust's master serves the web UI.",
-)
+@workers_option
 def gameday(
     experiment_file: Path,
     overrides: tuple[str, ...],

@@ -27,7 +27,6 @@ from typing import Any
 import yaml
 
 from chaoskit.gameday.health import recent_health
-from chaoskit.procgroup import killpg_quiet
 
 EXIT_OK, EXIT_BOUND_FAILED, EXIT_USAGE, EXIT_BROKEN = 0, 1, 2, 3
 HEALTH_WINDOW_S = 5.0  # the panel's "served right now" per region looks this far back
@@ -230,13 +229,7 @@ class LiveRun:
         if load is None:
             return
         interrupted = load.alive()
-        t = threading.Thread(target=load.stop, daemon=True)
-        t.start()
-        t.join(LOAD_STOP_BOUND_S)
-        if t.is_alive():  # LoadRun.stop hung: kill its process groups
-            for pid in getattr(load, "pids", []):
-                killpg_quiet(pid)
-            t.join(5)
+        load.stop_within(LOAD_STOP_BOUND_S)
         self.events.emit("load-stop", interrupted=interrupted)
 
     # -- faults ----------------------------------------------------------------------

@@ -85,6 +85,17 @@ class LoadRun:
                 pass
         self._reap()
 
+    def stop_within(self, bound_s: float) -> None:
+        """stop(), but never waiting longer than `bound_s`: then every load process group
+        is killed (not through kill(): a hung stop() may hold the reap lock)."""
+        t = threading.Thread(target=self.stop, daemon=True)
+        t.start()
+        t.join(bound_s)
+        if t.is_alive():
+            for pgid in self._pgids:
+                killpg_quiet(pgid)
+            t.join(5)
+
     def kill(self) -> None:
         """Kill every load process at once (no flush); idempotent."""
         for pgid in self._pgids:
