@@ -27,8 +27,13 @@ failure domain (traffic inside a region goes direct).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+# A cross-field rule: (validated params, the topology's region names) ->
+# [(parameter name, message)] for each problem; [] when the parameters fit together.
+Rule = Callable[[dict[str, Any], list[str]], list[tuple[str, str]]]
 
 # Parameter types understood by the validator (see module doc for the value shapes).
 PARAM_TYPES = (
@@ -70,6 +75,8 @@ class FaultDef:
     clock: bool = False  # needs a system whose clock can be skewed
     # Groups of parameter names of which exactly one must be given.
     one_of: tuple[tuple[str, ...], ...] = field(default=())
+    # Rules over several parameters, run once every parameter is valid on its own.
+    rules: tuple[Rule, ...] = ()
 
     def param(self, name: str) -> Param | None:
         for p in self.params:
@@ -85,6 +92,37 @@ NODE_SELECTOR_KEYS: tuple[str, ...] = ("region", "zone", "node", "role", "random
 KNOWN_ROLES: tuple[str, ...] = ("leader", "follower", "primary")
 LINK_SELECTOR_KEYS: tuple[str, ...] = ("between", "region", "names")
 NETWORK_MODES: tuple[str, ...] = ("blackhole", "refuse")
+
+
+def _two_halves_apart(params: dict[str, Any], regions: list[str]) -> list[tuple[str, str]]:
+    if "halves" not in params or "bridge" not in params:
+        return []
+    if len(params["halves"]) != 2:
+        return [("halves", f"bridge needs exactly two halves; got {len(params['halves'])}")]
+    if any(params["bridge"] in h for h in params["halves"]):
+        return [("bridge", f"the bridge region {params['bridge']!r} must not be in either half")]
+    return []
+
+
+def _two_groups(params: dict[str, Any], regions: list[str]) -> list[tuple[str, str]]:
+    if "groups" not in params:
+        return []
+    named = {r for g in params["groups"] for r in g}
+    if len(params["groups"]) + (1 if set(regions) - named else 0) < 2:
+        return [
+            (
+                "groups",
+                "a partition needs at least two groups (regions not named form one more group)",
+            )
+        ]
+    return []
+
+
+def _different_ends(params: dict[str, Any], regions: list[str]) -> list[tuple[str, str]]:
+    if params.get("from") is not None and params.get("from") == params.get("to"):
+        return [("to", "from and to must be different regions")]
+    return []
+
 
 _MODE = Param(
     "mode",
@@ -119,6 +157,7 @@ FAULTS: dict[str, FaultDef] = {
                 ),
                 _MODE,
             ),
+            rules=(_two_groups,),
         ),
         FaultDef(
             "bridge",
@@ -136,6 +175,7 @@ FAULTS: dict[str, FaultDef] = {
                 ),
                 _MODE,
             ),
+            rules=(_two_halves_apart,),
         ),
         FaultDef(
             "one-way",
@@ -146,6 +186,7 @@ FAULTS: dict[str, FaultDef] = {
                 Param("to", "region", required=True),
                 _MODE,
             ),
+            rules=(_different_ends,),
         ),
         FaultDef(
             "isolate-node",

@@ -54,7 +54,7 @@ def fault_spec(experiment: Any, kind: str, params: dict[str, Any]) -> Any:
 
     Raises LiveError naming the parameter and what would be valid.
     """
-    from chaoskit.experiment import ExperimentError, load_experiment_text
+    from chaoskit.experiment.validate import validate_fault
 
     if not isinstance(kind, str) or not kind:
         raise LiveError("no fault named; e.g. `apply cut-region region=beijing`")
@@ -63,20 +63,11 @@ def fault_spec(experiment: Any, kind: str, params: dict[str, Any]) -> Any:
             raise LiveError(
                 f"{reserved!r} is not a fault parameter here: a live fault lasts until it is healed"
             )
-    raw = dict(experiment.raw)
-    raw["schedule"] = [{"at": "0s", "fault": kind, **params}]
-    try:
-        exp = load_experiment_text(yaml.safe_dump(raw, sort_keys=False), name="<live>")
-    except ExperimentError as e:
-        errors = [x for x in getattr(e, "errors", []) if getattr(x, "severity", "error") == "error"]
-        msgs = []
-        for x in errors or []:
-            where = (
-                str(getattr(x, "field", "")).removeprefix("schedule.0.").removeprefix("schedule.0")
-            )
-            msgs.append(f"{where}: {x.message}" if where else str(x.message))
-        raise LiveError(f"{kind}: " + ("; ".join(msgs) or str(e))) from None
-    return exp.schedule[0].fault
+    spec, errors = validate_fault(experiment, {"fault": kind, **params}, file="<live>")
+    if spec is None:
+        msgs = [f"{x.field}: {x.message}" if x.field else x.message for x in errors]
+        raise LiveError(f"{kind}: " + "; ".join(msgs))
+    return spec
 
 
 class LiveRun:
