@@ -239,7 +239,7 @@ checks:
 
 def test_bad_bounds_and_bad_files_give_clear_errors(tmp_path):
     with pytest.raises(
-        ChecksError, match=r"checks.rto\[0\].max: expected a duration like 500ms or 10s"
+        ChecksError, match=r"checks.rto\[0\].max: 'soon' is not a duration with a unit, e.g. 30s"
     ):
         normalise({"rto": {"region": "x", "max": "soon"}})
     with pytest.raises(ChecksError, match="at least one of p50, p95, p99"):

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chaoskit.faults.base import Applied, FaultContext, FaultError, fault
-from chaoskit.faults.params import millis
 from chaoskit.faults.selectors import select_nodes
+from chaoskit.units import millis
 
 
 def _reset(ctx: FaultContext, nodes: list[str]) -> None:

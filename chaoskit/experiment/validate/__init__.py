@@ -37,7 +37,7 @@ from chaoskit.experiment.validate.load import load_section
 from chaoskit.experiment.validate.schedule import schedule_section
 from chaoskit.experiment.validate.system import SYSTEM_SECTIONS, system_section
 from chaoskit.experiment.validate.topology import topology_section
-from chaoskit.experiment.values import format_duration
+from chaoskit.units import format_duration
 
 __all__ = ["SYSTEM_SECTIONS", "Context", "validate_fault", "validate_source"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from chaoskit.experiment.source import PathT, Source, dotted
 from chaoskit.experiment.spec import ValidationError
-from chaoskit.experiment.values import DURATION_HINT, parse_duration
+from chaoskit.units import DURATION_HINT, parse_duration
 
 TOP_FIELDS = (
     "name",

@@ -14,7 +14,7 @@ from chaoskit.experiment.validate.context import (
     Context,
     show,
 )
-from chaoskit.experiment.values import parse_rate
+from chaoskit.units import parse_rate
 
 
 def load_section(v: Context, raw: Any) -> LoadSpec:
