@@ -107,10 +107,8 @@ def clean(run_id: str | None, force: bool) -> None:
         click.echo(f"docker: skipped ({e})")
     if run_id:
         return
-    try:
-        from chaoskit.backends.local import cleanup_local_leftovers
-    except ImportError:
-        return
+    from chaoskit.backends.local import cleanup_local_leftovers
+
     done = cleanup_local_leftovers(force=force)
     click.echo(f"local: {len(done)} leftover process(es) stopped")
     for line in done:
