@@ -170,10 +170,10 @@ def workload_spec(
     duration_s: float | None = None,
     rate: float | None = None,
 ) -> Any:
-    """The load room's WorkloadSpec from the experiment's `load:` section.
+    """The load package's WorkloadSpec from the experiment's `load:` section.
 
     The experiment's `cas_ratio` is the share of the NON-read operations that are cas
-    (docs/experiment.md); the load room draws every operation from one distribution,
+    (docs/experiment.md); the load package draws every operation from one distribution,
     so it takes shares of ALL operations: convert here, once.
     """
     from chaoskit.load import WorkloadSpec
@@ -204,7 +204,7 @@ def evaluate_checks(run: RunDir, experiment: Any, link_state: dict | None) -> tu
 def _start_live_metrics(
     experiment: Any, run: RunDir, events: EventLog, console: Console, port: int
 ) -> Any:
-    """The report room's Prometheus endpoint, following history.jsonl and events.jsonl."""
+    """The report package's Prometheus endpoint, following history.jsonl and events.jsonl."""
     from chaoskit.report.live import LiveMetrics
 
     metrics = LiveMetrics(experiment.topology)
@@ -321,9 +321,9 @@ def run_experiment(
         load = start_load(plan)
         sig.raise_now = False
         load_start_ns = time.monotonic_ns()
-        if hasattr(be, "adopt"):  # a crashed harness's load is found by `chaoskit clean` too
-            for i, pid in enumerate(getattr(load, "pids", [])):
-                be.adopt(f"load-{i}", pid)
+        # a crashed harness's load is found by `chaoskit clean` too
+        for i, pid in enumerate(load.pids):
+            be.adopt(f"load-{i}", pid)
         events.emit(
             "load-start",
             duration_s=experiment.load.duration_s,

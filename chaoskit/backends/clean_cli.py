@@ -2,7 +2,7 @@
 
 Docker: every container, network and volume labelled `chaoskit=1` (runs whose
 harness process is still alive are spared unless --force). Local backend: the
-processes of runs whose harness is gone (builder E's cleanup_local_leftovers).
+processes of runs whose harness is gone (chaoskit.backends.local.cleanup_local_leftovers).
 Images are a build cache and stay (`docker image prune` or `docker rmi` them).
 """
 

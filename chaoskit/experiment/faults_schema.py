@@ -1,6 +1,6 @@
 """The fault catalogue: every fault's name and parameters. Single source of truth.
 
-The experiment room validates schedule entries against this table; the faults room
+The experiment package validates schedule entries against this table; the faults package
 (chaoskit/faults) implements behaviour for exactly these names and reads their
 parameters from `FaultSpec.params`, which the validator fills like this:
 
@@ -9,7 +9,7 @@ parameters from `FaultSpec.params`, which the validator fills like this:
 - `duration` / `signed-duration` values are float SECONDS (rtt: 22ms -> 0.022,
   offset: -2s -> -2.0) -- convert to ms where Toxiproxy wants ms;
 - `datetime` values are ISO 8601 strings (clock-skew `time`, the absolute clock;
-  the issue called it `at`, but `at` is every schedule entry's start time);
+  not `at`: `at` is every schedule entry's start time);
 - a `selector` (node selector) is either a string -- "all", "random-node",
   "minority", "majority", a system role such as "leader", or a node name -- or a
   one-key dict {"region": R} | {"zone": Z} | {"node": N} | {"role": R}, or
@@ -87,8 +87,8 @@ class FaultDef:
 
 NODE_SELECTOR_KEYWORDS: tuple[str, ...] = ("all", "random-node", "minority", "majority")
 NODE_SELECTOR_KEYS: tuple[str, ...] = ("region", "zone", "node", "role", "random")
-# Roles systems commonly give (SystemAdapter.roles); an adapter class may name more
-# in a `role_names` attribute.
+# Roles systems commonly give (SystemAdapter.roles); an adapter class names more
+# in SystemAdapter.role_names.
 KNOWN_ROLES: tuple[str, ...] = ("leader", "follower", "primary")
 LINK_SELECTOR_KEYS: tuple[str, ...] = ("between", "region", "names")
 NETWORK_MODES: tuple[str, ...] = ("blackhole", "refuse")

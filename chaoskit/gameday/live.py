@@ -3,7 +3,7 @@ and healed by hand, and an ending that checks and reports exactly as `chaoskit r
 
 The game day and the pytest fixtures share it. It is built from the engine's
 public pieces (Cluster, RunDir, EventLog, make_backend, evaluate_checks) and the
-load room's start_load/final_reads; it never imports Locust.
+the load package's start_load/final_reads; it never imports Locust.
 
     live = LiveRun(experiment, results_root)
     live.up()                                   # results dir, backend, links, nodes ready
@@ -43,7 +43,7 @@ class LiveResult:
 
     exit_code: int
     run_dir: Path | None
-    checks: Any = None  # the report room's CheckReport (or the engine's fallback dict)
+    checks: Any = None  # the report package's CheckReport (or the engine's fallback dict)
     error: str | None = None
     failures: list[str] = field(default_factory=list)
 

@@ -1,7 +1,7 @@
 """Checks evaluation: the engine's last step of a run.
 
 `evaluate(run_dir, experiment, topology)` reads history.jsonl + events.jsonl, runs
-the checker room's linearizability and lost-write analyses, computes the
+the checker package's linearizability and lost-write analyses, computes the
 scorecard, compares every bound of the experiment's `checks:` section, and writes
 check.json, summary.md and report.html (each atomically). It never raises for a
 failed bound: the returned CheckReport says what failed, in words.

@@ -1,6 +1,6 @@
 """Normalise an experiment's `checks:` section into the bounds the evaluator compares.
 
-The experiment room (builder B) parses `checks:` into `Experiment.checks`; this
+The experiment package parses `checks:` into `Experiment.checks`; this
 module reads it duck-typed (dataclass attributes or plain dict keys, durations as
 seconds or as strings like "10s"), so a re-render from a saved experiment.yaml
 works with the raw document too.
@@ -147,7 +147,7 @@ def normalise(checks: Any) -> Bounds:
     for i, lat in enumerate(_as_list(get(checks, "latency"))):
         ps = {}
         for p in ("p50", "p95", "p99"):
-            ms = get(lat, f"{p}_ms")  # the experiment room's LatencyCheck keeps milliseconds
+            ms = get(lat, f"{p}_ms")  # the experiment package's LatencyCheck keeps milliseconds
             v = (
                 float(ms) / 1000.0
                 if ms is not None

@@ -1,4 +1,4 @@
-"""A tiny linearizable key-value server and its adapter, for the load room's own tests.
+"""A tiny linearizable key-value server and its adapter, for the load package's own tests.
 
 Not a system under test: one process, one lock, every operation atomic, so any
 history recorded against it must be linearizable. `hang_every=N` makes every Nth

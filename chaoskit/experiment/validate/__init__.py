@@ -113,7 +113,7 @@ def validate_source(
     system = system_section(v, data.get("system"), backend)
     load = load_section(v, data.get("load"))
     if system is not None and v.adapter_cls is not None:
-        supported = getattr(v.adapter_cls, "workloads", None)
+        supported = v.adapter_cls.workloads
         if supported and load.workload not in supported:
             v.err(
                 ("load", "workload"),

@@ -27,7 +27,7 @@ def _skewable_kinds() -> list[str]:
     out = []
     for kind in systems.known_kinds():
         try:
-            if getattr(systems.get_adapter(kind), "supports_clock_skew", False):
+            if systems.get_adapter(kind).supports_clock_skew:
                 out.append(kind)
         except Exception:
             continue
@@ -36,8 +36,8 @@ def _skewable_kinds() -> list[str]:
 
 def _clock_skew_refusal(fault: str, kind: str, adapter_cls: Any) -> str:
     """Why a clock fault cannot run on this system, in words, and what would be valid."""
-    reason = getattr(adapter_cls, "clock_skew_reason", None) or (
-        f"its adapter ({getattr(adapter_cls, '__name__', kind)}) has supports_clock_skew = False"
+    reason = adapter_cls.clock_skew_reason or (
+        f"its adapter ({adapter_cls.__name__}) has supports_clock_skew = False"
     )
     ok = _skewable_kinds()
     instead = "use a system whose clock can be skewed" + (f" ({', '.join(ok)})" if ok else "")
@@ -160,11 +160,7 @@ def fault_entry(
         for param, message in rule(params, v.regions):
             v.err((*path, param), message)
             ok = False
-    if (
-        fd.clock
-        and v.adapter_cls is not None
-        and not getattr(v.adapter_cls, "supports_clock_skew", False)
-    ):
+    if fd.clock and v.adapter_cls is not None and not v.adapter_cls.supports_clock_skew:
         v.err((*path, "fault"), _clock_skew_refusal(name, v.system_kind, v.adapter_cls))
         ok = False
     if "at" in raw and allow_at:

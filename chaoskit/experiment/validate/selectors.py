@@ -15,7 +15,7 @@ from chaoskit.topology.model import link_name
 
 
 def _roles(v: Context) -> list[str]:
-    extra = list(getattr(v.adapter_cls, "role_names", ()) or ())
+    extra = list(v.adapter_cls.role_names) if v.adapter_cls is not None else []
     return [*fs.KNOWN_ROLES, *[r for r in extra if r not in fs.KNOWN_ROLES]]
 
 
@@ -87,7 +87,7 @@ def node_selector(v: Context, path: PathT, value: Any) -> Any:
 
 
 def _link_names(v: Context) -> list[str] | None:
-    ports = getattr(v.adapter_cls, "ports", None)
+    ports = v.adapter_cls.ports if v.adapter_cls is not None else None
     if not ports or not v.nodes:
         return None
     region_of = {n: n.rsplit("-", 1)[0] for n in v.nodes}  # nodes are named <region>-<n>

@@ -61,7 +61,7 @@ def system_section(v: Context, raw: Any, backend: str | None) -> SystemSpec | No
             problems = []
         for p in problems:
             v.err(path, p)
-        if getattr(cls, "needs_single_address", False) and backend == "local" and not problems:
+        if cls.needs_single_address and backend == "local" and not problems:
             v.err(
                 ("backend",),
                 f"system {kind!r} needs one address per member reachable from every region, "
