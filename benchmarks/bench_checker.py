@@ -22,8 +22,8 @@ import tracemalloc
 from pathlib import Path
 
 from chaoskit.checker import check_linearizable, read_history
-from chaoskit.checker.build import history_of
-from chaoskit.checker.generate import simulate, simulate_set
+from chaoskit.testing.histories import history_of
+from chaoskit.testing.simulate import simulate, simulate_set
 
 PORCUPINE_ETCD_S = 0.4
 REPEAT = 3  # best of: the machine is shared, the minimum is the least disturbed run

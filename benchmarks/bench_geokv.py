@@ -20,7 +20,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from chaoskit.systems.geokv.testing import GeoKVCluster
+from chaoskit.testing.geokv import GeoKVCluster
 
 ERRORS: list[str] = []
 

@@ -1,6 +1,6 @@
 """How many ops/s the load room sustains with full history recording.
 
-Runs unthrottled users against chaoskit.load.fakekv (one in-memory process) for a
+Runs unthrottled users against chaoskit.testing.fakekv (one in-memory process) for a
 few seconds: first one local Locust process, then a master with N workers, and
 prints ops/s of each and the ratio to the single process (the baseline, measured
 in the same run). Run by hand:
@@ -28,7 +28,7 @@ def one(out: Path, port: int, users: int, seconds: float, workers: int) -> tuple
         "register", keys=8, duration_s=seconds, rate=None, read_ratio=0.5, timeout_s=2.0
     )
     plan = LoadPlan(
-        "chaoskit.load.fakekv:FakeKVAdapter",
+        "chaoskit.testing.fakekv:FakeKVAdapter",
         {},
         views,
         {"r1": users},
@@ -57,7 +57,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         pf = Path(tmp) / "port.json"
         srv = subprocess.Popen(
-            [sys.executable, "-m", "chaoskit.load.fakekv", "--port-file", str(pf)],
+            [sys.executable, "-m", "chaoskit.testing.fakekv", "--port-file", str(pf)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

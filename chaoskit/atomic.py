@@ -1,4 +1,4 @@
-"""Atomic file writes, for every room: a temp file in the target's directory, then
+"""Atomic file writes, for every package: a temp file in the target's directory, then
 os.replace, so a reader (the report, libfaketime, a test waiting for a port file)
 never sees half a file, and nothing is left behind on an error or Ctrl-C.
 

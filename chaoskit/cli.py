@@ -1,6 +1,6 @@
-"""The `chaoskit` command line (click). Each room owns its own subcommands; this
-module only names them, and imports a room when its command is used so that
-`chaoskit --help` stays fast and one broken room cannot break the others."""
+"""The `chaoskit` command line (click). Each package owns its own subcommands; this
+module only names them, and imports a package when its command is used so that
+`chaoskit --help` stays fast and one broken package cannot break the others."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ class LazyGroup(click.Group):
         return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        # From the static table: listing commands must not import every room.
+        # From the static table: listing commands must not import every package.
         with formatter.section("Commands"):
             formatter.write_dl([(name, COMMANDS[name][1]) for name in sorted(COMMANDS)])
 

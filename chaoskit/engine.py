@@ -18,6 +18,7 @@ import signal
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ class Interrupted(BaseException):
 class RunResult:
     exit_code: int
     run_dir: Path | None
-    checks: Any = None  # the report room's CheckReport (or our fallback dict)
+    checks: Any = None  # the CheckReport
     error: str | None = None
     interrupted: bool = False
     timings: dict[str, float] = field(default_factory=dict)
@@ -169,10 +170,10 @@ def workload_spec(
     duration_s: float | None = None,
     rate: float | None = None,
 ) -> Any:
-    """The load room's WorkloadSpec from the experiment's `load:` section.
+    """The load package's WorkloadSpec from the experiment's `load:` section.
 
     The experiment's `cas_ratio` is the share of the NON-read operations that are cas
-    (docs/experiment.md); the load room draws every operation from one distribution,
+    (docs/experiment.md); the load package draws every operation from one distribution,
     so it takes shares of ALL operations: convert here, once.
     """
     from chaoskit.load import WorkloadSpec
@@ -191,67 +192,21 @@ def workload_spec(
     )
 
 
-def _test_delay_before_checks() -> None:
-    """CHAOSKIT_TEST_DELAY_BEFORE_CHECKS_S: sleep this long before the checks, so that a
-    test can deterministically send a signal during the checks phase."""
-    delay = os.environ.get("CHAOSKIT_TEST_DELAY_BEFORE_CHECKS_S")
-    if delay:
-        time.sleep(float(delay))
-
-
 def evaluate_checks(run: RunDir, experiment: Any, link_state: dict | None) -> tuple[bool, Any]:
-    """The report room's evaluation (check.json, summary.md, report.html); our fallback
-    (the checker only) while that room is not there."""
-    try:
-        from chaoskit.report.checks import evaluate
-    except ImportError as e:
-        # Not silently swallowed: the fallback judges only linearizability, so it
-        # must say why and fail the bounds it cannot judge.
-        return _fallback_checks(run, experiment, f"chaoskit.report failed to import: {e}")
+    """Judge the run against the experiment's checks (writes check.json, summary.md,
+    report.html): (passed, the CheckReport)."""
+    from chaoskit.report.checks import evaluate
+
     rep = evaluate(run.path, experiment, experiment.topology, link_state=link_state)
     return bool(rep.passed), rep
-
-
-def _fallback_checks(run: RunDir, experiment: Any, why: str) -> tuple[bool, dict]:
-    from chaoskit.checker import check_linearizable, read_history
-
-    out: dict[str, Any] = {
-        "passed": True,
-        "failures": [],
-        "note": f"report room unavailable ({why}): checker only",
-    }
-    # A PASSED verdict must never skip a bound: those the checker alone cannot judge fail.
-    for bound in ("lost_writes", "rto", "availability", "latency"):
-        if getattr(experiment.checks, bound, None):
-            out["passed"] = False
-            out["failures"].append(f"{bound}: not evaluated ({why})")
-    lin = experiment.checks.linearizable
-    if lin is not None:
-        hist = read_history(run.file("history.jsonl"))
-        res = check_linearizable(hist, lin.model, timeout_s=lin.timeout_s)
-        out["linearizable"] = res.to_dict()
-        if res.verdict != "linearizable":
-            out["passed"] = False
-            out["failures"].append(
-                f"linearizable: {res.verdict} ({res.failing_key}): {res.explanation}"
-            )
-    run.write_json("check.json", out)
-    lines = [f"# {experiment.name}", "", "PASSED" if out["passed"] else "FAILED", ""]
-    lines += [f"- {f}" for f in out["failures"]]
-    run.write_text("summary.md", "\n".join(lines) + "\n")
-    return out["passed"], out
 
 
 def _start_live_metrics(
     experiment: Any, run: RunDir, events: EventLog, console: Console, port: int
 ) -> Any:
-    """The report room's Prometheus endpoint, following history.jsonl and events.jsonl."""
-    try:
-        from chaoskit.report.live import LiveMetrics
-    except ImportError as e:
-        raise RuntimeError(
-            f"--metrics-port: chaoskit.report.LiveMetrics is not available: {e}"
-        ) from e
+    """The report package's Prometheus endpoint, following history.jsonl and events.jsonl."""
+    from chaoskit.report.live import LiveMetrics
+
     metrics = LiveMetrics(experiment.topology)
     bound = metrics.start(run.file("history.jsonl"), run.file("events.jsonl"), port)
     events.note("live metrics", url=f"http://127.0.0.1:{bound}/metrics")
@@ -292,7 +247,13 @@ def run_experiment(
     quiet: bool = False,
     console: Console | None = None,
     install_signals: bool = True,
+    before_checks: Callable[[], None] | None = None,
 ) -> RunResult:
+    """Run one experiment end to end into a new directory under `results_root`.
+
+    `before_checks` is called after teardown, right before the checks (a signal
+    arriving while it runs interrupts the run as one arriving during the checks).
+    """
     console = console or Console(stderr=True, quiet=quiet)
     backend_name = backend or getattr(experiment, "backend", None) or "local"
 
@@ -360,9 +321,9 @@ def run_experiment(
         load = start_load(plan)
         sig.raise_now = False
         load_start_ns = time.monotonic_ns()
-        if hasattr(be, "adopt"):  # a crashed harness's load is found by `chaoskit clean` too
-            for i, pid in enumerate(getattr(load, "pids", [])):
-                be.adopt(f"load-{i}", pid)
+        # a crashed harness's load is found by `chaoskit clean` too
+        for i, pid in enumerate(load.pids):
+            be.adopt(f"load-{i}", pid)
         events.emit(
             "load-start",
             duration_s=experiment.load.duration_s,
@@ -408,7 +369,8 @@ def run_experiment(
         sig.raise_now = True
         if sig.stopped:  # a signal during teardown (no raise there) still interrupts
             raise Interrupted(sig.name)
-        _test_delay_before_checks()
+        if before_checks is not None:
+            before_checks()
         passed, report = evaluate_checks(run, experiment, link_state)
         sig.raise_now = False
         if sig.stopped:

@@ -3,7 +3,7 @@
 Shape (docs/contracts.md): one JSON object per line with ``time`` (ns since the
 run's t0 = ``time.monotonic_ns()`` at run start), ``event`` and event-specific
 fields. The file is appended line by line and flushed at once so the report
-room's live metrics can follow it while the run goes on; each line is written
+report package's live metrics can follow it while the run goes on; each line is written
 with one ``write`` call under a lock, so concurrent writers (scheduler threads,
 the game-day panel) never interleave.
 """

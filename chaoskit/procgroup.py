@@ -1,6 +1,6 @@
 """Signalling a process group that may already be gone.
 
-Every room that starts a process in its own group (nodes, the link server, Locust)
+Every package that starts a process in its own group (nodes, the link server, Locust)
 ends it with `killpg_quiet`: a group that has exited, or was reaped by another
 thread in the meantime, is not an error during teardown.
 """

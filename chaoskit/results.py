@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-# Atomic writes live in chaoskit.atomic (every room uses them); re-exported here.
+# Atomic writes live in chaoskit.atomic (every package uses them); re-exported here.
 from chaoskit.atomic import atomic_write_text
 
 INCOMPLETE = "INCOMPLETE"

@@ -1,13 +1,12 @@
 """The fault schedule, driven on the run's clock by one thread per schedule item.
 
-Item shapes (from chaoskit.experiment; read by duck typing so this module does
-not depend on that room's classes):
+Items are the validated schedule of chaoskit.experiment.spec:
 
-- timed: ``.at_s``, ``.for_s`` (None = until the end of the load), ``.fault``
-  (``.kind``, ``.params``, ``.id``) -- applied at ``at``, healed ``for`` later.
-- sequence: ``.at_s``, ``.steps`` -- waits (``.s`` / ``.seconds``) and timed steps
-  run in order; a step with ``for`` blocks that long and heals before the next.
-- random nemesis: ``.faults``, ``.interval_s``, ``.for_s``, ``.start_s``,
+- `Timed`: ``.at_s``, ``.for_s`` (None = until the end of the load), ``.fault``
+  (a `FaultSpec`) -- applied at ``at``, healed ``for`` later.
+- `Sequence`: ``.at_s``, ``.steps`` -- `Wait` and `Timed` steps run in order; a
+  step with ``for`` blocks that long and heals before the next.
+- `RandomNemesis`: ``.faults``, ``.interval_s``, ``.for_s``, ``.start_s``,
   ``.stop_s`` -- from ``start`` until ``stop`` (or the end of the load), every
   ``interval`` one fault chosen by a random source seeded from the experiment's
   seed, so the same seed replays the same faults on the same targets.
@@ -25,33 +24,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from chaoskit.experiment.spec import (
+    FaultSpec,
+    RandomNemesis,
+    ScheduleItem,
+    Sequence,
+    Timed,
+    Wait,
+)
 from chaoskit.faults.manager import FaultHandle, FaultManager
-
-
-def _wait_seconds(step: Any) -> float | None:
-    for attr in ("s", "seconds", "wait_s", "duration_s"):
-        v = getattr(step, attr, None)
-        if isinstance(v, int | float):
-            return float(v)
-    return None
-
-
-def _kind(item: Any) -> str:
-    if hasattr(item, "steps"):
-        return "sequence"
-    if hasattr(item, "faults") and hasattr(item, "interval_s"):
-        return "random"
-    if hasattr(item, "fault"):
-        return "timed"
-    if _wait_seconds(item) is not None:
-        return "wait"
-    raise TypeError(f"unknown schedule item {item!r}")
 
 
 class Scheduler:
     def __init__(
         self,
-        items: list[Any],
+        items: list[ScheduleItem],
         manager: FaultManager,
         base_ns: int,
         seed: int = 0,
@@ -87,14 +74,16 @@ class Scheduler:
 
     def start(self) -> None:
         for i, item in enumerate(self.items):
-            kind = _kind(item)
-            target = {
-                "timed": self._run_timed,
-                "sequence": self._run_sequence,
-                "random": self._run_random,
-            }.get(kind)
-            if target is None:
-                raise TypeError(f"schedule item {i}: a bare {kind} outside a sequence")
+            target: Callable[[Any, int], None]
+            match item:
+                case Timed():
+                    target = self._run_timed
+                case Sequence():
+                    target = self._run_sequence
+                case RandomNemesis():
+                    target = self._run_random
+                case _:
+                    raise TypeError(f"schedule item {i}: not a schedule item: {item!r}")
             t = threading.Thread(
                 target=self._guard, args=(target, item, i), name=f"schedule-{i}", daemon=True
             )
@@ -120,38 +109,37 @@ class Scheduler:
             if self.on_error:
                 self.on_error(msg)
 
-    def _apply(self, spec: Any, fault_id: str, source: str) -> FaultHandle:
+    def _apply(self, spec: FaultSpec, fault_id: str, source: str) -> FaultHandle:
         return self.manager.apply(spec.kind, dict(spec.params), fault_id=fault_id, source=source)
 
-    def _timed(self, item: Any, fault_id: str, source: str) -> None:
+    def _timed(self, item: Timed, fault_id: str, source: str) -> None:
         """Apply now; if it has a duration, hold it (unless stopped) and heal."""
         h = self._apply(item.fault, fault_id, source)
         if item.for_s is not None:
             if not self._sleep_for(float(item.for_s)):
                 self.manager.heal(h, source)
 
-    def _run_timed(self, item: Any, index: int) -> None:
+    def _run_timed(self, item: Timed, index: int) -> None:
         if self._sleep_until(float(item.at_s or 0.0)):
             return
-        self._timed(item, getattr(item.fault, "id", None) or f"s{index}", "schedule")
+        self._timed(item, item.fault.id or f"s{index}", "schedule")
 
-    def _run_sequence(self, item: Any, index: int) -> None:
-        if self._sleep_until(float(getattr(item, "at_s", 0.0) or 0.0)):
+    def _run_sequence(self, item: Sequence, index: int) -> None:
+        if self._sleep_until(float(item.at_s or 0.0)):
             return
         for j, step in enumerate(item.steps):
-            kind = _kind(step)
-            if kind == "wait":
-                if self._sleep_for(_wait_seconds(step) or 0.0):
-                    return
-            elif kind == "timed":
-                fid = getattr(step.fault, "id", None) or f"s{index}.{j}"
-                self._timed(step, fid, "schedule")
-                if self.stopped:
-                    return
-            else:
-                raise TypeError(f"sequence step {j}: {kind} is not allowed inside a sequence")
+            match step:
+                case Wait():
+                    if self._sleep_for(step.s):
+                        return
+                case Timed():
+                    self._timed(step, step.fault.id or f"s{index}.{j}", "schedule")
+                    if self.stopped:
+                        return
+                case _:
+                    raise TypeError(f"sequence step {j}: not a wait or a timed fault: {step!r}")
 
-    def _run_random(self, item: Any, index: int) -> None:
+    def _run_random(self, item: RandomNemesis, index: int) -> None:
         rng = random.Random(f"{self.seed}:random:{index}")
         t = float(item.start_s or 0.0)
         stop_s = item.stop_s
@@ -162,7 +150,7 @@ class Scheduler:
             if self._sleep_until(t):
                 return
             spec = rng.choice(list(item.faults))
-            base_id = getattr(spec, "id", None) or f"r{index}"
+            base_id = spec.id or f"r{index}"
             h = self._apply(spec, f"{base_id}#{n}", "random")
             n += 1
             if self._sleep_for(hold):

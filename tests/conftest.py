@@ -44,7 +44,7 @@ def _no_docker_leftovers(request: pytest.FixtureRequest):
     if request.node.get_closest_marker("docker") is None or not docker_ok():
         yield
         return
-    from chaoskit.backends.docker.testing import new_leftovers, snapshot
+    from chaoskit.testing.docker import new_leftovers, snapshot
 
     before = snapshot()
     yield

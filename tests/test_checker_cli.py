@@ -167,7 +167,7 @@ def test_html_is_self_contained_and_highlights(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("n", [6000])
 def test_html_of_big_history_is_bounded(tmp_path: Path, n: int) -> None:
-    from chaoskit.checker.build import history_of
+    from chaoskit.testing.histories import history_of
 
     ev = []
     for i in range(n):
@@ -189,7 +189,7 @@ def test_html_opens_in_chromium_with_failing_key_selected(tmp_path: Path, need_c
     # failing read and its conflicting writes stay highlighted.
     from helpers import chromium
 
-    from chaoskit.checker.build import history_of
+    from chaoskit.testing.histories import history_of
 
     ev = [
         (0, "invoke", "write", 1, "a"),

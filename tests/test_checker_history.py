@@ -10,8 +10,8 @@ import edn_format
 import pytest
 
 from chaoskit.checker import HistoryError, check_linearizable, read_history
-from chaoskit.checker.build import history_of
 from chaoskit.checker.formats import detect_format, to_jepsen_edn, write_jepsen_edn
+from chaoskit.testing.histories import history_of
 
 
 def _write(tmp_path: Path, records: list[dict], name: str = "h.jsonl") -> Path:

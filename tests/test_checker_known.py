@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chaoskit.checker import check_linearizable
-from chaoskit.checker.build import history_of
+from chaoskit.testing.histories import history_of
 
 # (name, model, initial, events, expected verdict)
 CASES = [
@@ -532,7 +532,7 @@ def test_memory_bound_holds_for_growing_kv_states() -> None:
     code = """
 import resource
 from chaoskit.checker import check_linearizable
-from chaoskit.checker.build import history_of
+from chaoskit.testing.histories import history_of
 ev = [(p, "invoke", "append", f"<{p:02d}>" * 200) for p in range(22)]
 ev += [(100, "invoke", "get", None), (100, "ok", "get", "<00>" * 200 + "<01>" * 200)]
 ev += [(101, "invoke", "get", None), (101, "ok", "get", "zzz")]

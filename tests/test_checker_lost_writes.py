@@ -7,7 +7,7 @@ import json
 import pytest
 
 from chaoskit.checker import analyse_lost_writes
-from chaoskit.checker.build import history_of
+from chaoskit.testing.histories import history_of
 
 S = 1_000_000_000
 

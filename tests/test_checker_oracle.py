@@ -14,8 +14,8 @@ import random
 from test_checker_property import brute_force
 
 from chaoskit.checker import check_linearizable
-from chaoskit.checker.build import history_of
 from chaoskit.checker.history import Op
+from chaoskit.testing.histories import history_of
 
 
 def _random_events(rng: random.Random, n_ops: int, n_procs: int, pick_op, pick_read, key: str):

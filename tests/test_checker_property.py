@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chaoskit.checker import check_linearizable
-from chaoskit.checker.build import history_of
-from chaoskit.checker.generate import simulate, simulate_set
 from chaoskit.checker.history import Op
+from chaoskit.testing.histories import history_of
+from chaoskit.testing.simulate import simulate, simulate_set
 
 
 def brute_force(ops: list[Op], initial=None) -> bool:

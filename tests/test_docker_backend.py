@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from chaoskit.backends.base import NodeSpec
 from chaoskit.backends.docker.backend import short_run_id
-from chaoskit.backends.docker.testing import leftovers, new_leftovers, snapshot
+from chaoskit.testing.docker import leftovers, new_leftovers, snapshot
 from chaoskit.topology.plan import build_topology
 
 pytestmark = pytest.mark.docker

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from conftest import need
 
 from chaoskit.backends.docker.cli import compose
-from chaoskit.backends.docker.testing import compose_test_project, leftovers
+from chaoskit.testing.docker import compose_test_project, leftovers
 
 ROOT = Path(__file__).resolve().parent.parent
 EXP = ROOT / "experiments" / "etcd-three-regions.yaml"

@@ -7,9 +7,10 @@ import ipaddress
 import pytest
 
 from chaoskit.backends.docker import plan as dplan
-from chaoskit.backends.docker.backend import format_offset, short_run_id
+from chaoskit.backends.docker.backend import short_run_id
 from chaoskit.topology.model import Latency
 from chaoskit.topology.plan import build_topology
+from chaoskit.units import format_offset
 
 
 def topo():
@@ -88,7 +89,7 @@ def test_inside_uses_names_and_outside_uses_region_paths():
 
 def test_helpers():
     assert format_offset(None) == "+0" and format_offset(0) == "+0"
-    assert format_offset(1500) == "+1.500" and format_offset(-250) == "-0.250"
+    assert format_offset(1500) == "+1.5" and format_offset(-250) == "-0.25"
     long = "etcd-three-regions/20261126T042959.845488Z"
     s = short_run_id(long)
     assert len(s) <= 21 and s != short_run_id(long + "x")

@@ -12,7 +12,7 @@ from urllib.request import urlopen
 import pytest
 from conftest import docker_ok, need
 
-from chaoskit.backends.docker.testing import exec_python, leftovers
+from chaoskit.testing.docker import exec_python, leftovers
 from chaoskit.topology.model import Latency
 from chaoskit.topology.plan import build_topology
 

@@ -104,30 +104,34 @@ def test_interrupt_heals_and_cleans_up(sig: int, times: int, tmp_path: Path) -> 
             proc.wait()
 
 
+# run_experiment with a `before_checks` that holds the run in the checks phase long
+# enough for the signal to land there; exits with the run's exit code.
+_RUN_HELD_BEFORE_CHECKS = """
+import sys, time
+from pathlib import Path
+from chaoskit.engine import run_experiment
+from chaoskit.experiment import load_experiment
+
+exp = load_experiment(
+    sys.argv[1], ["load.duration=2s", "schedule.0.at=0.5s", "schedule.0.for=1s"]
+)
+result = run_experiment(exp, Path(sys.argv[2]), quiet=True, before_checks=lambda: time.sleep(30))
+sys.exit(result.exit_code)
+"""
+
+
 def test_interrupt_during_checks_is_recorded(tmp_path: Path) -> None:
     """A SIGINT after teardown, while the checks run: events.jsonl must not end in
     run-end ok=true when the INCOMPLETE marker says interrupted."""
     results = tmp_path / "results"
-    env = dict(
-        os.environ,
-        CHAOSKIT_LOCAL_REGISTRY=str(tmp_path / "registry"),
-        # holds the run in the checks phase long enough for the signal to land there
-        CHAOSKIT_TEST_DELAY_BEFORE_CHECKS_S="30",
-    )
+    env = dict(os.environ, CHAOSKIT_LOCAL_REGISTRY=str(tmp_path / "registry"))
     proc = subprocess.Popen(
         [
-            CHAOSKIT,
-            "run",
+            sys.executable,
+            "-c",
+            _RUN_HELD_BEFORE_CHECKS,
             str(ROOT / "experiments" / "smoke.yaml"),
-            "--set",
-            "load.duration=2s",
-            "--set",
-            "schedule.0.at=0.5s",
-            "--set",
-            "schedule.0.for=1s",
-            "--results",
             str(results),
-            "--quiet",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

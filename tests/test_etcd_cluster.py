@@ -9,7 +9,7 @@ import time
 import pytest
 from conftest import docker_ok, need
 
-from chaoskit.backends.docker.testing import leftovers
+from chaoskit.testing.docker import leftovers
 from chaoskit.topology.model import Latency
 from chaoskit.topology.plan import build_topology
 

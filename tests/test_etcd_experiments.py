@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit.backends.docker.testing import leftovers
+from chaoskit.testing.docker import leftovers
 
 pytestmark = [pytest.mark.docker, pytest.mark.etcd, pytest.mark.slow]
 

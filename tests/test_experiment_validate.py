@@ -19,9 +19,9 @@ from chaoskit.experiment import (
     resolved_yaml,
 )
 from chaoskit.experiment.faults_schema import FAULTS
-from chaoskit.experiment.values import parse_duration, parse_rate
 from chaoskit.systems.base import SystemAdapter
 from chaoskit.topology import geo
+from chaoskit.units import parse_duration, parse_rate
 
 GOOD = """\
 name: two-cities

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from chaoskit.gameday import health
 from chaoskit.gameday.health import recent_health
-from chaoskit.report.synthetic import SyntheticSpec, write_synthetic_run
+from chaoskit.testing.synthetic import SyntheticSpec, write_synthetic_run
 
 NS = 1_000_000_000
 

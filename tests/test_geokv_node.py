@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from chaoskit.systems.geokv.client import GeoKVClient
-from chaoskit.systems.geokv.testing import GeoKVCluster
+from chaoskit.testing.geokv import GeoKVCluster
 from chaoskit.topology.model import Endpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -295,7 +295,7 @@ def test_client_fails_over_on_refusal_and_reconnects(tmp_path):
 def test_node_timeouts_run_on_a_clock_libfaketime_cannot_skew(tmp_path, need_faketime):
     """libfaketime moves CLOCK_MONOTONIC with the wall clock; geokv's timeouts and
     failure detection must not move with a skew, only its wall-clock stamps."""
-    from chaoskit.systems.geokv.testing import FAKETIME_LIBS
+    from chaoskit.testing.geokv import FAKETIME_LIBS
 
     offset = tmp_path / "offset"
     offset.write_text("-30\n")

@@ -8,7 +8,7 @@ import threading
 import time
 
 from chaoskit.checker import check_linearizable, read_history
-from chaoskit.systems.geokv.testing import GeoKVCluster, HistoryRecorder, run_load
+from chaoskit.testing.geokv import GeoKVCluster, HistoryRecorder, run_load
 
 THREE = {"r1": 1, "r2": 1, "r3": 1}
 

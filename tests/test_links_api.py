@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from chaoskit.links.server import LinkServer
-from chaoskit.links.testing import EchoServer
+from chaoskit.testing.links import EchoServer
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from toxiproxy.api import APIConsumer
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
 from chaoskit.links.server import LinkServer
-from chaoskit.links.testing import EchoServer
+from chaoskit.testing.links import EchoServer
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from chaoskit.links.control import (
     pair_link_names,
 )
 from chaoskit.links.server import LinkServer
-from chaoskit.links.testing import EchoServer, TcpServer
+from chaoskit.testing.links import EchoServer, TcpServer
 from chaoskit.topology.model import AddressPlan, Endpoint, Latency, LinkSpec, link_name
 
 RTT = {("a", "b"): Latency(40.0), ("a", "c"): Latency(20.0), ("b", "c"): Latency(30.0)}

@@ -15,7 +15,7 @@ import requests
 from helpers import free_port
 
 from chaoskit.links.process import LinkServerProcess
-from chaoskit.links.testing import EchoServer
+from chaoskit.testing.links import EchoServer
 
 VENV_BIN = Path(sys.executable).parent
 

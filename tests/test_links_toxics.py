@@ -17,7 +17,7 @@ from conftest import need
 
 from chaoskit.links.process import LinkServerProcess
 from chaoskit.links.server import LinkServer
-from chaoskit.links.testing import EchoServer, TcpServer
+from chaoskit.testing.links import EchoServer, TcpServer
 
 DEBIAN_PYTHON = "/usr/bin/python3"
 

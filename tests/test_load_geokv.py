@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import chaoskit.checker as checker
-import chaoskit.systems.geokv.testing as testing
+import chaoskit.testing.geokv as testing
 from chaoskit.load import LoadPlan, WorkloadSpec, final_reads, start_load, views_from_plan
 from chaoskit.load.history import problems, read_records
 

@@ -1,6 +1,6 @@
 """Real Locust processes against a real (tiny, linearizable) server on loopback.
 
-chaoskit.load.fakekv is one process with one lock, so every history recorded
+chaoskit.testing.fakekv is one process with one lock, so every history recorded
 against it must be well formed and linearizable; `hang_every` makes it sleep past
 the client timeout on every Nth request, which yields honest `info` outcomes.
 """
@@ -21,13 +21,13 @@ import pytest
 from chaoskit.load import LoadPlan, WorkloadSpec, final_reads, start_load
 from chaoskit.load.history import problems, read_records
 
-FAKE = "chaoskit.load.fakekv:FakeKVAdapter"
+FAKE = "chaoskit.testing.fakekv:FakeKVAdapter"
 
 
 def _start_fakekv(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, int]:
     pf = tmp_path / f"fakekv-{len(list(tmp_path.glob('fakekv-*')))}.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chaoskit.load.fakekv", "--port-file", str(pf), *args],
+        [sys.executable, "-m", "chaoskit.testing.fakekv", "--port-file", str(pf), *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -267,7 +267,7 @@ def test_web_ui_for_game_days_with_auth_and_extra_routes(tmp_path: Path, fakekv:
         "host": "127.0.0.1",
         "port": 0,
         "auth": "ops:s3cret",
-        "extra": "chaoskit.load.fakekv:add_ping_route",
+        "extra": "chaoskit.testing.fakekv:add_ping_route",
     }
     plan = _plan(tmp_path, fakekv, web_ui=web)
     plan.workload.duration_s = 30.0
@@ -327,7 +327,7 @@ def test_a_client_that_cannot_be_made_ends_the_load_loudly(tmp_path: Path, worke
     assert run.wait(timeout_s=30) == 3
     assert time.monotonic() - t < 20  # ended early, not after its 30 s
     assert (
-        "cannot make a chaoskit.load.fakekv:FakeKVAdapter client"
+        "cannot make a chaoskit.testing.fakekv:FakeKVAdapter client"
         in (Path(plan.out_dir) / "load.log").read_text()
     )
     s = run.summary()

@@ -19,8 +19,8 @@ from chaoskit.backends.local import (
     LocalBackend,
     StartError,
     cleanup_local_leftovers,
-    format_offset,
 )
+from chaoskit.units import format_offset
 
 
 def _script(tmp_path: Path, name: str, body: str) -> str:

@@ -31,7 +31,7 @@ from helpers import free_port
 
 from chaoskit.report.checks import evaluate
 from chaoskit.report.cli import report as report_cmd
-from chaoskit.report.synthetic import SyntheticSpec, topology_of, write_synthetic_run
+from chaoskit.testing.synthetic import SyntheticSpec, topology_of, write_synthetic_run
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "dashboards" / "chaoskit.json"

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from chaoskit.report.live import LiveMetrics
-from chaoskit.report.synthetic import SyntheticSpec, stream_synthetic_run, topology_of
+from chaoskit.testing.synthetic import SyntheticSpec, stream_synthetic_run, topology_of
 
 
 def scrape(port: int) -> dict[str, float]:

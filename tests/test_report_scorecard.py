@@ -1,6 +1,6 @@
 """The scorecard's numbers, the RTO and the checks evaluation, on realistic run dirs.
 
-The run directories come from chaoskit.report.synthetic (a simulated quorum
+The run directories come from chaoskit.testing.synthetic (a simulated quorum
 register with a region cut: the history's times, outcomes and timeouts follow
 docs/contracts.md) so that every expected number is known; tests/test_report_real.py
 does the same on a real `chaoskit run`.
@@ -18,7 +18,7 @@ from chaoskit.report.checks import evaluate
 from chaoskit.report.data import ReportError, load_run
 from chaoskit.report.scorecard import build_scorecard, percentile
 from chaoskit.report.spec import ChecksError, normalise
-from chaoskit.report.synthetic import SyntheticSpec, topology_of, write_synthetic_run
+from chaoskit.testing.synthetic import SyntheticSpec, topology_of, write_synthetic_run
 
 
 def _raw(path: Path) -> list[dict]:
@@ -239,7 +239,7 @@ checks:
 
 def test_bad_bounds_and_bad_files_give_clear_errors(tmp_path):
     with pytest.raises(
-        ChecksError, match=r"checks.rto\[0\].max: expected a duration like 500ms or 10s"
+        ChecksError, match=r"checks.rto\[0\].max: 'soon' is not a duration with a unit, e.g. 30s"
     ):
         normalise({"rto": {"region": "x", "max": "soon"}})
     with pytest.raises(ChecksError, match="at least one of p50, p95, p99"):

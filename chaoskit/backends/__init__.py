@@ -1,5 +1,5 @@
 """chaoskit.backends: where nodes run. `get_backend(name)` returns a Backend class,
-imported lazily (the docker SDK is slow to import; a missing room must not break
+imported lazily (the docker SDK is slow to import; a missing package must not break
 the other backend). Both take `(run_dir, run_id=...)`."""
 
 from __future__ import annotations

@@ -75,6 +75,10 @@ class Backend(ABC):
     def node_log(self, node: str) -> Path:
         """Path of the node's log file on the harness host (collected for docker)."""
 
+    def adopt(self, name: str, pid: int) -> None:  # noqa: B027 - optional hook
+        """Record a process started outside the backend (the load) so that cleanup
+        after a crashed harness finds it too; backends without such a record ignore it."""
+
     @abstractmethod
     def down(self) -> None:
         """Stop every node and the link server, remove what up() created. Idempotent."""

@@ -2,7 +2,7 @@
 
 Docker: every container, network and volume labelled `chaoskit=1` (runs whose
 harness process is still alive are spared unless --force). Local backend: the
-processes of runs whose harness is gone (builder E's cleanup_local_leftovers).
+processes of runs whose harness is gone (chaoskit.backends.local.cleanup_local_leftovers).
 Images are a build cache and stay (`docker image prune` or `docker rmi` them).
 """
 
@@ -107,10 +107,8 @@ def clean(run_id: str | None, force: bool) -> None:
         click.echo(f"docker: skipped ({e})")
     if run_id:
         return
-    try:
-        from chaoskit.backends.local import cleanup_local_leftovers
-    except ImportError:
-        return
+    from chaoskit.backends.local import cleanup_local_leftovers
+
     done = cleanup_local_leftovers(force=force)
     click.echo(f"local: {len(done)} leftover process(es) stopped")
     for line in done:

@@ -40,6 +40,7 @@ from chaoskit.atomic import atomic_write_text
 from chaoskit.backends.base import Backend, NodeSpec
 from chaoskit.procgroup import killpg_quiet
 from chaoskit.topology.model import AddressPlan, Topology
+from chaoskit.units import format_offset
 
 REGISTRY_ROOT = Path(os.environ.get("CHAOSKIT_LOCAL_REGISTRY", "/tmp/chaoskit-local"))
 FAKETIME_LIB_GLOB = "/usr/lib/*/faketime/libfaketime.so.1"
@@ -74,13 +75,6 @@ def _is_zombie(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return True
     return raw.rsplit(")", 1)[1].split()[0] == "Z"
-
-
-def format_offset(offset_ms: float) -> str:
-    """libfaketime's relative offset syntax, in seconds: '+0.5', '-2', '+0'."""
-    s = offset_ms / 1000.0
-    text = f"{s:+.6f}".rstrip("0").rstrip(".")
-    return text if text not in ("+", "-") else "+0"
 
 
 def tail(path: Path, lines: int = 20) -> str:
@@ -408,7 +402,7 @@ class LocalBackend(Backend):
                 f"node {node} was not started under libfaketime (its NodeSpec.faketime is false), "
                 "so its clock cannot be skewed"
             )
-        self._write_clock(cf, "+0" if offset_ms is None else format_offset(offset_ms))
+        self._write_clock(cf, format_offset(offset_ms))
 
     def set_clock_absolute(self, node: str, when: str) -> None:
         """Pin the node's clock to start at `when` ("2027-01-01 00:00:00") and run on from there."""

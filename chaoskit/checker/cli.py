@@ -9,7 +9,6 @@ file with no operations at all pass.
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -20,16 +19,14 @@ import click
 from chaoskit.checker.formats import FORMATS
 from chaoskit.checker.history import HistoryError
 from chaoskit.checker.models import MODELS
-
-_DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+from chaoskit.units import parse_duration
 
 
-def parse_duration(text: str) -> float:
-    m = _DUR.match(text)
-    if not m:
-        raise click.BadParameter(f"{text!r} is not a duration; examples: 60s, 500ms, 2m, 30")
-    return float(m.group(1)) * _UNIT[m.group(2)]
+def _duration_option(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
 
 
 def parse_initial(text: str | None) -> Any:
@@ -96,7 +93,7 @@ def _expand(paths: tuple[str, ...]) -> list[Path]:
     default="60s",
     show_default=True,
     # parsed here so that click names --timeout in the error
-    callback=lambda _ctx, _param, value: parse_duration(value),
+    callback=lambda _ctx, _param, value: _duration_option(value),
     metavar="DURATION",
     help="Time limit per file (e.g. 500ms, 60s, 2m).",
 )

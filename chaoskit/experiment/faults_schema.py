@@ -1,6 +1,6 @@
 """The fault catalogue: every fault's name and parameters. Single source of truth.
 
-The experiment room validates schedule entries against this table; the faults room
+The experiment package validates schedule entries against this table; the faults package
 (chaoskit/faults) implements behaviour for exactly these names and reads their
 parameters from `FaultSpec.params`, which the validator fills like this:
 
@@ -9,7 +9,7 @@ parameters from `FaultSpec.params`, which the validator fills like this:
 - `duration` / `signed-duration` values are float SECONDS (rtt: 22ms -> 0.022,
   offset: -2s -> -2.0) -- convert to ms where Toxiproxy wants ms;
 - `datetime` values are ISO 8601 strings (clock-skew `time`, the absolute clock;
-  the issue called it `at`, but `at` is every schedule entry's start time);
+  not `at`: `at` is every schedule entry's start time);
 - a `selector` (node selector) is either a string -- "all", "random-node",
   "minority", "majority", a system role such as "leader", or a node name -- or a
   one-key dict {"region": R} | {"zone": Z} | {"node": N} | {"role": R}, or
@@ -27,8 +27,13 @@ failure domain (traffic inside a region goes direct).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+# A cross-field rule: (validated params, the topology's region names) ->
+# [(parameter name, message)] for each problem; [] when the parameters fit together.
+Rule = Callable[[dict[str, Any], list[str]], list[tuple[str, str]]]
 
 # Parameter types understood by the validator (see module doc for the value shapes).
 PARAM_TYPES = (
@@ -70,6 +75,8 @@ class FaultDef:
     clock: bool = False  # needs a system whose clock can be skewed
     # Groups of parameter names of which exactly one must be given.
     one_of: tuple[tuple[str, ...], ...] = field(default=())
+    # Rules over several parameters, run once every parameter is valid on its own.
+    rules: tuple[Rule, ...] = ()
 
     def param(self, name: str) -> Param | None:
         for p in self.params:
@@ -80,11 +87,42 @@ class FaultDef:
 
 NODE_SELECTOR_KEYWORDS: tuple[str, ...] = ("all", "random-node", "minority", "majority")
 NODE_SELECTOR_KEYS: tuple[str, ...] = ("region", "zone", "node", "role", "random")
-# Roles systems commonly give (SystemAdapter.roles); an adapter class may name more
-# in a `role_names` attribute.
+# Roles systems commonly give (SystemAdapter.roles); an adapter class names more
+# in SystemAdapter.role_names.
 KNOWN_ROLES: tuple[str, ...] = ("leader", "follower", "primary")
 LINK_SELECTOR_KEYS: tuple[str, ...] = ("between", "region", "names")
 NETWORK_MODES: tuple[str, ...] = ("blackhole", "refuse")
+
+
+def _two_halves_apart(params: dict[str, Any], regions: list[str]) -> list[tuple[str, str]]:
+    if "halves" not in params or "bridge" not in params:
+        return []
+    if len(params["halves"]) != 2:
+        return [("halves", f"bridge needs exactly two halves; got {len(params['halves'])}")]
+    if any(params["bridge"] in h for h in params["halves"]):
+        return [("bridge", f"the bridge region {params['bridge']!r} must not be in either half")]
+    return []
+
+
+def _two_groups(params: dict[str, Any], regions: list[str]) -> list[tuple[str, str]]:
+    if "groups" not in params:
+        return []
+    named = {r for g in params["groups"] for r in g}
+    if len(params["groups"]) + (1 if set(regions) - named else 0) < 2:
+        return [
+            (
+                "groups",
+                "a partition needs at least two groups (regions not named form one more group)",
+            )
+        ]
+    return []
+
+
+def _different_ends(params: dict[str, Any], regions: list[str]) -> list[tuple[str, str]]:
+    if params.get("from") is not None and params.get("from") == params.get("to"):
+        return [("to", "from and to must be different regions")]
+    return []
+
 
 _MODE = Param(
     "mode",
@@ -119,6 +157,7 @@ FAULTS: dict[str, FaultDef] = {
                 ),
                 _MODE,
             ),
+            rules=(_two_groups,),
         ),
         FaultDef(
             "bridge",
@@ -136,6 +175,7 @@ FAULTS: dict[str, FaultDef] = {
                 ),
                 _MODE,
             ),
+            rules=(_two_halves_apart,),
         ),
         FaultDef(
             "one-way",
@@ -146,6 +186,7 @@ FAULTS: dict[str, FaultDef] = {
                 Param("to", "region", required=True),
                 _MODE,
             ),
+            rules=(_different_ends,),
         ),
         FaultDef(
             "isolate-node",

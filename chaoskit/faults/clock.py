@@ -2,7 +2,7 @@
 
 Only nodes started with NodeSpec.faketime can be skewed; systems that read the
 clock without libc (Go: etcd) say so through SystemAdapter.supports_clock_skew and
-the experiment room rejects clock faults for them before anything starts.
+the experiment package rejects clock faults for them before anything starts.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chaoskit.faults.base import Applied, FaultContext, FaultError, fault
-from chaoskit.faults.params import millis
 from chaoskit.faults.selectors import select_nodes
+from chaoskit.units import millis
 
 
 def _reset(ctx: FaultContext, nodes: list[str]) -> None:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaoskit.faults.base import Applied, FaultContext, FaultError, fault
-from chaoskit.faults.params import millis
 from chaoskit.faults.selectors import resolve_region, select_links, select_nodes
 from chaoskit.topology.model import AddressPlan, Latency, LinkSpec
+from chaoskit.units import millis
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ def gameday(
             f"--host {host}: the web UI applies faults, so listening beyond this machine "
             "needs a login: add --login USER:PASSWORD (or set CHAOSKIT_GAMEDAY_LOGIN)"
         )
-    from chaoskit.experiment.values import parse_duration
+    from chaoskit.units import parse_duration
 
     try:
         duration_s = parse_duration(duration)

@@ -118,7 +118,7 @@ class GameDay:
             st["ending"] = self._end.is_set()
             return 200, {"ok": True, **st}
         if verb == "note":
-            # a room action on Locust's side (user count, stop): journal it, nothing else
+            # a package action on Locust's side (user count, stop): journal it, nothing else
             fields = body.get("fields") if isinstance(body.get("fields"), dict) else {}
             fields = {
                 str(k): v
@@ -251,7 +251,7 @@ class GameDay:
             raise
         reported = getattr(live.load, "info", None) or {}
         if reported.get("web_port") and not web_file.exists():
-            # the load room reports the port itself (newer runner): no need to wait for ours
+            # the load package reports the port itself (newer runner): no need to wait for ours
             from chaoskit.results import atomic_write_json
 
             atomic_write_json(web_file, {"port": reported["web_port"], "host": self.host})

@@ -3,7 +3,7 @@ and healed by hand, and an ending that checks and reports exactly as `chaoskit r
 
 The game day and the pytest fixtures share it. It is built from the engine's
 public pieces (Cluster, RunDir, EventLog, make_backend, evaluate_checks) and the
-load room's start_load/final_reads; it never imports Locust.
+the load package's start_load/final_reads; it never imports Locust.
 
     live = LiveRun(experiment, results_root)
     live.up()                                   # results dir, backend, links, nodes ready
@@ -43,7 +43,7 @@ class LiveResult:
 
     exit_code: int
     run_dir: Path | None
-    checks: Any = None  # the report room's CheckReport (or the engine's fallback dict)
+    checks: Any = None  # the report package's CheckReport (or the engine's fallback dict)
     error: str | None = None
     failures: list[str] = field(default_factory=list)
 
@@ -54,7 +54,7 @@ def fault_spec(experiment: Any, kind: str, params: dict[str, Any]) -> Any:
 
     Raises LiveError naming the parameter and what would be valid.
     """
-    from chaoskit.experiment import ExperimentError, load_experiment_text
+    from chaoskit.experiment.validate import validate_fault
 
     if not isinstance(kind, str) or not kind:
         raise LiveError("no fault named; e.g. `apply cut-region region=beijing`")
@@ -63,20 +63,11 @@ def fault_spec(experiment: Any, kind: str, params: dict[str, Any]) -> Any:
             raise LiveError(
                 f"{reserved!r} is not a fault parameter here: a live fault lasts until it is healed"
             )
-    raw = dict(experiment.raw)
-    raw["schedule"] = [{"at": "0s", "fault": kind, **params}]
-    try:
-        exp = load_experiment_text(yaml.safe_dump(raw, sort_keys=False), name="<live>")
-    except ExperimentError as e:
-        errors = [x for x in getattr(e, "errors", []) if getattr(x, "severity", "error") == "error"]
-        msgs = []
-        for x in errors or []:
-            where = (
-                str(getattr(x, "field", "")).removeprefix("schedule.0.").removeprefix("schedule.0")
-            )
-            msgs.append(f"{where}: {x.message}" if where else str(x.message))
-        raise LiveError(f"{kind}: " + ("; ".join(msgs) or str(e))) from None
-    return exp.schedule[0].fault
+    spec, errors = validate_fault(experiment, {"fault": kind, **params}, file="<live>")
+    if spec is None:
+        msgs = [f"{x.field}: {x.message}" if x.field else x.message for x in errors]
+        raise LiveError(f"{kind}: " + "; ".join(msgs))
+    return spec
 
 
 class LiveRun:

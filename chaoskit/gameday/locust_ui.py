@@ -1,6 +1,6 @@
 """The chaoskit panel inside Locust's web UI (runs in the Locust process).
 
-The load room's runner calls ``install(environment)`` (LoadPlan.web_ui["extra"] =
+The load package's runner calls ``install(environment)`` (LoadPlan.web_ui["extra"] =
 "chaoskit.gameday.locust_ui:install") after creating Locust's WebUI and before
 it starts serving. It:
 

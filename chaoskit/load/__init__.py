@@ -1,4 +1,4 @@
-"""The load room: Locust users per region, history recording, workloads, final reads.
+"""The load package: Locust users per region, history recording, workloads, final reads.
 
 The engine's API (none of it imports Locust; the load runs in its own processes):
 

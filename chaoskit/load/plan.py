@@ -1,4 +1,4 @@
-"""The load plan: the plain data the engine hands to the load room.
+"""The load plan: the plain data the engine hands to the load package.
 
 It crosses a process boundary (the engine writes it as JSON, the Locust process
 reads it back), so everything in it is JSON-able; `views` holds "host:port"

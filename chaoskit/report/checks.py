@@ -1,7 +1,7 @@
 """Checks evaluation: the engine's last step of a run.
 
 `evaluate(run_dir, experiment, topology)` reads history.jsonl + events.jsonl, runs
-the checker room's linearizability and lost-write analyses, computes the
+the checker package's linearizability and lost-write analyses, computes the
 scorecard, compares every bound of the experiment's `checks:` section, and writes
 check.json, summary.md and report.html (each atomically). It never raises for a
 failed bound: the returned CheckReport says what failed, in words.
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from chaoskit.atomic import atomic_write_text
+from chaoskit.checker import analyse_lost_writes, check_linearizable, read_history
 from chaoskit.report.data import RunData, load_run
 from chaoskit.report.scorecard import ALL_REGIONS, Scorecard, build_scorecard, phase_alias
 from chaoskit.report.spec import Bounds, RtoBound, get, normalise
@@ -90,17 +91,12 @@ def run_checker(
 ) -> tuple:
     """(linearizability dict | None, lost-write dict | None, lost list, checker objects).
 
-    The checker is builder C's room; a missing or failing checker is reported as
-    a verdict of "error" rather than breaking the report.
+    A history the checker rejects is reported as a verdict of "error" rather than
+    breaking the report.
     """
     lin = lost_d = None
     lost: list[dict] = []
     objs: dict[str, Any] = {}
-    try:
-        from chaoskit.checker import analyse_lost_writes, check_linearizable, read_history
-    except ImportError as e:
-        msg = f"checker unavailable: {e}"
-        return ({"verdict": "error", "explanation": msg} if want_lin else None), None, lost, objs
     try:
         history = read_history(run.run_dir / "history.jsonl")
         objs["history"] = history

@@ -37,7 +37,7 @@ def resolve_run_dir(p: str) -> Path:
 def _experiment(run_dir: Path) -> tuple[Any, Any]:
     """(experiment, topology) from the saved experiment.yaml, as well as can be done.
 
-    The experiment room's loader gives the real Experiment (with its Topology);
+    The experiment package's loader gives the real Experiment (with its Topology);
     if the file no longer validates (older schema), the raw mapping still
     carries the `checks:` section, and the topology comes from check.json.
     """

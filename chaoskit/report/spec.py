@@ -1,6 +1,6 @@
 """Normalise an experiment's `checks:` section into the bounds the evaluator compares.
 
-The experiment room (builder B) parses `checks:` into `Experiment.checks`; this
+The experiment package parses `checks:` into `Experiment.checks`; this
 module reads it duck-typed (dataclass attributes or plain dict keys, durations as
 seconds or as strings like "10s"), so a re-render from a saved experiment.yaml
 works with the raw document too.
@@ -8,12 +8,10 @@ works with the raw document too.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-_DUR = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h|us|µs)?\s*$")
-_UNIT = {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "us": 1e-6, "µs": 1e-6, None: 1.0}
+from chaoskit import units
 
 
 class ChecksError(ValueError):
@@ -21,16 +19,11 @@ class ChecksError(ValueError):
 
 
 def seconds(v: Any, what: str) -> float:
-    """A duration: a number of seconds or a string such as 500ms, 1.5s, 2m."""
-    if isinstance(v, bool):
-        raise ChecksError(f"{what}: expected a duration like 500ms or 10s, got {v!r}")
-    if isinstance(v, int | float):
-        return float(v)
-    if isinstance(v, str):
-        m = _DUR.match(v)
-        if m:
-            return float(m.group(1)) * _UNIT[m.group(2)]
-    raise ChecksError(f"{what}: expected a duration like 500ms or 10s, got {v!r}")
+    """A duration in seconds (parsed seconds, or a string such as 500ms, 1.5s, 2m)."""
+    try:
+        return units.seconds(v, what)
+    except ValueError as e:
+        raise ChecksError(str(e)) from None
 
 
 def get(obj: Any, *names: str, default: Any = None) -> Any:
@@ -154,7 +147,7 @@ def normalise(checks: Any) -> Bounds:
     for i, lat in enumerate(_as_list(get(checks, "latency"))):
         ps = {}
         for p in ("p50", "p95", "p99"):
-            ms = get(lat, f"{p}_ms")  # the experiment room's LatencyCheck keeps milliseconds
+            ms = get(lat, f"{p}_ms")  # the experiment package's LatencyCheck keeps milliseconds
             v = (
                 float(ms) / 1000.0
                 if ms is not None

@@ -3,7 +3,7 @@
 An adapter knows its system's protocol, never where it runs: it describes nodes
 as `NodeSpec`s and reaches them through the address plan's endpoints.
 
-The load room imports adapters in a separate (gevent-patched) Locust process and
+The load package imports adapters in a separate (gevent-patched) Locust process and
 only calls `client()`; keep module imports light.
 """
 
@@ -67,9 +67,18 @@ class SystemContext:
 
 
 class SystemAdapter(ABC):
+    """One system kind. Class attributes describe it to the validator before any
+    instance exists; methods run it. Subclasses override what differs."""
+
     kind: str = "abstract"
+    # Names of the ports each member listens on (links are made per port).
     ports: tuple[str, ...] = ("http",)
+    # Whether clock faults can skew this system's clock (libfaketime reaches it).
     supports_clock_skew: bool = False
+    # Why not, in words, when supports_clock_skew is False (shown to the user).
+    clock_skew_reason: str | None = None
+    # Selector roles `roles()` may return beyond the common leader/follower/primary.
+    role_names: tuple[str, ...] = ()
     # True when every member must be reachable at one address from everywhere
     # (etcd): only the docker backend's DNS aliases give that.
     needs_single_address: bool = False

@@ -1,9 +1,9 @@
 """Plain data for a topology and its address plan.
 
-These dataclasses are the narrow door between rooms: the experiment room builds a
-`Topology`, a backend turns it into an `AddressPlan`, the links room builds one
+These dataclasses are the narrow door between packages: the experiment package builds a
+`Topology`, a backend turns it into an `AddressPlan`, the links package builds one
 proxy per `LinkSpec`, systems configure nodes from `AddressPlan.peer_map`, and the
-load room connects clients through `AddressPlan.client_view`.
+load package connects clients through `AddressPlan.client_view`.
 
 Nothing here knows Docker, processes or protocols.
 """

@@ -32,6 +32,7 @@ from chaoskit.backends.docker.labels import (
     safe,
 )
 from chaoskit.topology.model import AddressPlan, Topology
+from chaoskit.units import format_offset
 
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 CLOCK_DIR = "/chaoskit-clock"  # bind-mounted per node; holds the libfaketime offset file
@@ -44,11 +45,6 @@ def short_run_id(run_id: str) -> str:
     if len(s) <= 20:
         return s
     return f"{s[:12]}-{zlib.crc32(run_id.encode()):08x}"
-
-
-def format_offset(offset_ms: float | None) -> str:
-    """libfaketime's relative offset syntax: signed seconds, fractions allowed ("+1.500")."""
-    return "+0" if not offset_ms else f"{offset_ms / 1000.0:+.3f}"
 
 
 class DockerBackend(Backend):

@@ -1,4 +1,4 @@
-"""Small real-socket helpers for tests of anything behind a link (any room may use them).
+"""Small real-socket helpers for tests of anything behind a link (any package may use them).
 
     with EchoServer() as echo:          # echoes every byte back; echo.address = "127.0.0.1:PORT"
         ...

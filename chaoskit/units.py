@@ -1,9 +1,12 @@
-"""Parsing of the scalar value forms experiments use: durations and rates.
+"""Durations, rates and clock offsets: the one parser and the one formatter of each.
 
 Durations: `30s`, `2m`, `500ms`, `1.5s`, `250us`, `1h`, compounds like `1m30s`;
-signed forms (`-2s`, `+500ms`) where a parameter allows them (clock offsets).
-A bare number is rejected: "30" could mean seconds or milliseconds, and a wrong
-guess silently changes the experiment. Rates: `200`, `200/s`, `6000/m`.
+signed forms (`-2s`, `+500ms`) where a value allows them (clock offsets).
+A bare number is rejected everywhere (experiment files, fault parameters, check
+bounds, command-line options): "30" could mean seconds or milliseconds, and a
+wrong guess silently changes the experiment; `0` alone is accepted.
+Once parsed, a duration is a float of seconds; `seconds()` accepts either form.
+Rates: `200`, `200/s`, `6000/m`. Offsets are written in libfaketime's syntax.
 """
 
 from __future__ import annotations
@@ -47,6 +50,24 @@ def parse_duration(value: object, signed: bool = False) -> float:
     return sign * total
 
 
+def seconds(value: object, field: str = "duration", *, signed: bool = True) -> float:
+    """Seconds from a parsed duration (a number: already seconds) or a duration string.
+
+    Raises ValueError prefixed with `field`.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return parse_duration(value, signed=signed)
+    except ValueError as e:
+        raise ValueError(f"{field}: {e}") from None
+
+
+def millis(value: object, field: str = "duration") -> float:
+    """Like `seconds`, in milliseconds."""
+    return seconds(value, field) * 1000.0
+
+
 def parse_rate(value: object) -> float:
     """Operations per second from `200`, `200/s`, `6000/m`; raises ValueError."""
     if isinstance(value, bool):
@@ -69,3 +90,11 @@ def format_duration(seconds: float) -> str:
     if abs(seconds) < 1 and round(seconds * 1000, 3) == round(seconds * 1000):
         return f"{seconds * 1000:g}ms"
     return f"{seconds:g}s"
+
+
+def format_offset(offset_ms: float | None) -> str:
+    """A clock offset in libfaketime's relative syntax, signed seconds: '+0.5', '-2', '+0'."""
+    if not offset_ms:
+        return "+0"
+    text = f"{offset_ms / 1000.0:+.6f}".rstrip("0").rstrip(".")
+    return text if text not in ("+", "-") else "+0"

@@ -217,7 +217,7 @@ def _records(spec: SyntheticSpec) -> tuple[list[dict], list[dict]]:
 def experiment_yaml(spec: SyntheticSpec) -> str:
     doc = {
         "name": "synthetic",
-        "description": "Synthetic run written by chaoskit.report.synthetic (no cluster).",
+        "description": "Synthetic run written by chaoskit.testing.synthetic (no cluster).",
         "backend": "local",
         "seed": spec.seed,
         "topology": {

@@ -1,11 +1,11 @@
-"""A tiny linearizable key-value server and its adapter, for the load room's own tests.
+"""A tiny linearizable key-value server and its adapter, for the load package's own tests.
 
 Not a system under test: one process, one lock, every operation atomic, so any
 history recorded against it must be linearizable. `hang_every=N` makes every Nth
 request sleep past the client's timeout (it still applies), which is how tests get
 honest `info` outcomes. Stdlib only.
 
-    python -m chaoskit.load.fakekv --port-file F [--hang-every N] [--hang-s S]
+    python -m chaoskit.testing.fakekv --port-file F [--hang-every N] [--hang-s S]
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ class FakeKVAdapter(SystemAdapter):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(prog="python -m chaoskit.load.fakekv")
+    ap = argparse.ArgumentParser(prog="python -m chaoskit.testing.fakekv")
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--hang-every", type=int, default=0)
     ap.add_argument("--hang-s", type=float, default=3.0)

@@ -1,4 +1,4 @@
-"""Build small histories in code (tests, examples, other rooms' fixtures).
+"""Build small histories in code (tests, examples, other packages' fixtures).
 
     h = history_of([
         (0, "invoke", "write", 1),

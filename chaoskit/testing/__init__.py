@@ -1,0 +1,10 @@
+"""Test support shipped with chaoskit: nothing in the rest of the package imports it.
+
+geokv.py       GeoKVCluster (geokv nodes as local processes), HistoryRecorder, run_load
+fakekv.py      a one-lock key-value server and its adapter, for load-runner tests
+synthetic.py   simulated run directories (history, events, experiment) for the report
+simulate.py    simulated register/set histories with known verdicts, for the checker
+histories.py   history_of: a History from compact tuples, for hand-written cases
+docker.py      leftover detection for Docker resources a test created
+links.py       EchoServer / TcpServer: upstreams to put behind a link
+"""
