@@ -188,7 +188,7 @@ class DepGraph:
             for t in dict.fromkeys(order)
         )
         explanation = (
-            f"{kind}: {' -> '.join(self.txns[t].name for t in order)}. Let {names}. "
+            f"{' -> '.join(self.txns[t].name for t in order)}. Let {names}. "
             + " ".join(sentences)
             + f" So {self.txns[order[0]].name} must precede itself: a contradiction."
         )
