@@ -1,7 +1,7 @@
 """Known answers for the isolation checker.
 
 Every case is a fact taken from Elle (github.com/jepsen-io/elle), re-expressed in
-our own notation (chaoskit.checker.isolation.build): the transactions of a test
+our own notation (chaoskit.testing.txn_histories): the transactions of a test
 case in test/elle/list_append_test.clj or test/elle/rw_register_test.clj, or the
 example of the paper (Kingsbury & Alvaro, "Elle: Inferring Isolation Anomalies
 from Experimental Observations", VLDB 2020, section 2 / figure 1), and the anomaly
@@ -15,7 +15,7 @@ import pytest
 
 from chaoskit.checker.history import HistoryError
 from chaoskit.checker.isolation import check_isolation
-from chaoskit.checker.isolation.build import txn_history
+from chaoskit.testing.txn_histories import txn_history
 
 LA = "list_append_test.clj"
 RW = "rw_register_test.clj"

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from chaoskit.checker.isolation import check_isolation
 from chaoskit.checker.isolation.consistency import CONSISTENCY
-from chaoskit.checker.isolation.generate import INJECTIONS, inject, simulate, to_history
+from chaoskit.testing.txn_simulate import INJECTIONS, inject, simulate, to_history
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -134,7 +134,7 @@ def inject(
 ) -> list[dict[str, Any]]:
     """`events` with the transactions of INJECTIONS[name] inserted serially at a random
     point (between two events), on keys `<tag>p`/`<tag>q` and processes of their own."""
-    from chaoskit.checker.isolation.build import parse_txn
+    from chaoskit.testing.txn_histories import parse_txn
 
     rng = random.Random(seed)
     specs, _ = INJECTIONS[name]
