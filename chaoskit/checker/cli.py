@@ -3,7 +3,9 @@
 Exit status: 0 all linearizable, 1 any not linearizable, 3 any unknown (and none
 not linearizable), 2 bad usage or a bad file. A history in which no operation
 completed ok is "unknown" (nothing was checked), not a pass; --allow-empty lets a
-file with no operations at all pass.
+file with no operations at all pass. A transactional history (f "txn") is checked
+for isolation anomalies instead (chaoskit.checker.isolation): valid counts as a
+pass, invalid as a failure (exit 1).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import click
 
 from chaoskit.checker.formats import FORMATS
 from chaoskit.checker.history import HistoryError
+from chaoskit.checker.isolation import TXN_MODELS
+from chaoskit.checker.isolation.consistency import CONSISTENCY
 from chaoskit.checker.models import MODELS
 from chaoskit.units import parse_duration
 
@@ -66,11 +70,20 @@ def _expand(paths: tuple[str, ...]) -> list[Path]:
 @click.option(
     "--model",
     "model",
-    type=click.Choice(["auto", *sorted(MODELS)]),
+    type=click.Choice(["auto", *sorted(MODELS), *TXN_MODELS]),
     default="auto",
     show_default=True,
-    help="Sequential model; auto picks from the operations (add/read-all: set, "
+    help="Sequential model, or a transactional workload (list-append, rw-register, "
+    "bank: checked for isolation anomalies); auto picks from the operations (txn with "
+    "appends: list-append, txn with writes: rw-register, add/read-all: set, "
     "get/put/append: kv, cas: cas-register, else register).",
+)
+@click.option(
+    "--consistency",
+    type=click.Choice(list(CONSISTENCY)),
+    default="serializable",
+    show_default=True,
+    help="Consistency model a transactional history must satisfy.",
 )
 @click.option(
     "--format",
@@ -142,6 +155,7 @@ def _expand(paths: tuple[str, ...]) -> list[Path]:
 def check(
     files: tuple[str, ...],
     model: str,
+    consistency: str,
     fmt: str,
     initial: str | None,
     timeout: float,
@@ -186,11 +200,18 @@ def check(
                 f"--html {html_out}: with several files this must be a directory"
             )
     counts = {"linearizable": 0, "not-linearizable": 0, "unknown": 0, "bad": 0}
+    counts.update(valid=0, invalid=0)  # transactional verdicts
     docs: list[dict[str, Any]] = []
     t0 = time.monotonic()
     for path in paths:
         try:
             history = read_any(path, fmt)
+            if _check_txn(
+                history, model, consistency, path, html_out, html_dir, as_json, docs, counts
+            ):
+                if export_edn:
+                    write_jepsen_edn(history, export_edn)
+                continue
             result = check_linearizable(
                 history, model, timeout_s=timeout_s, initial=init, memory_mb=memory_mb
             )
@@ -243,14 +264,19 @@ def check(
     if as_json:
         click.echo(json.dumps({"files": docs, "total": total}, indent=1, default=str))
     else:
+        txn = (
+            f"{counts['valid']} valid, {counts['invalid']} invalid, "
+            if counts["valid"] + counts["invalid"]
+            else ""
+        )
         click.echo(
             f"total: {len(paths)} file(s): {counts['linearizable']} linearizable, "
-            f"{counts['not-linearizable']} not linearizable, {counts['unknown']} unknown, "
+            f"{counts['not-linearizable']} not linearizable, {txn}{counts['unknown']} unknown, "
             f"{counts['bad']} bad ({elapsed:.3f} s)"
         )
     if counts["bad"]:
         sys.exit(2)
-    if counts["not-linearizable"]:
+    if counts["not-linearizable"] or counts["invalid"]:
         sys.exit(1)
     if counts["unknown"]:
         sys.exit(3)
@@ -284,3 +310,34 @@ def _lost_writes(history: Any, model: str) -> Any:
     if model in ("register", "cas-register"):
         return analyse_lost_writes(history, model)
     return None
+
+
+def _check_txn(
+    history: Any,
+    model: str,
+    consistency: str,
+    path: Path,
+    html_out: str | None,
+    html_dir: Path | None,
+    as_json: bool,
+    docs: list[dict[str, Any]],
+    counts: dict[str, int],
+) -> bool:
+    """Check a transactional history for isolation anomalies; False when `history`
+    is not transactional (the linearizability path takes it)."""
+    from chaoskit.checker.isolation import check_isolation
+    from chaoskit.checker.isolation.report import render_html, text_lines, txn_workload
+
+    workload = txn_workload(history, model)
+    if workload is None:
+        return False
+    result = check_isolation(history, workload, consistency)
+    counts[result.verdict] += 1
+    docs.append({"path": str(path), **result.to_dict()})
+    if html_out:
+        target = html_dir / (path.stem + ".html") if html_dir else Path(html_out)
+        render_html(result, target, title=str(path))
+    if not as_json:
+        for line in text_lines(result, str(path)):
+            click.echo(line)
+    return True

@@ -386,13 +386,19 @@ def to_jepsen_edn(history: History, independent: bool = False) -> str:
             value = (r.key, value)
         elif r.key is not None:
             parts.append(f":key {_edn(r.key)}")
-        parts.append(f":value {_edn(value)}")
+        parts.append(f":value {_txn_edn(value) if r.f == 'txn' else _edn(value)}")
         if r.time is not None:
             parts.append(f":time {r.time}")
         if r.error is not None:
             parts.append(f":error {_edn(r.error)}")
         out.append("{" + ", ".join(parts) + "}")
     return "[" + "\n ".join(out) + "]\n"
+
+
+def _txn_edn(mops: Any) -> str:
+    """A transaction's micro-operations with their f as keywords ([:append :x 1]), as
+    Elle reads them; keys and values as plain EDN."""
+    return "[" + " ".join(f"[:{f} {_edn(k)} {_edn(v)}]" for f, k, v in mops) + "]"
 
 
 def write_jepsen_edn(history: History, path: str | Path, independent: bool = False) -> None:

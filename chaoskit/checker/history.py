@@ -22,10 +22,11 @@ from typing import Any
 
 # Every `f` any model understands; a history with another `f` is malformed.
 # models.register_model() adds the operations of a new model.
-KNOWN_FS: set[str] = {"read", "write", "cas", "add", "read-all", "get", "put", "append"}
+KNOWN_FS: set[str] = {"read", "write", "cas", "add", "read-all", "get", "put", "append", "txn"}
 TYPES = frozenset({"invoke", "ok", "fail", "info"})
 # Reads return their value in the completion; everything else repeats the invoked value.
-READ_FS = frozenset({"read", "read-all", "get"})
+# A transaction (`txn`) completes with its micro-operations, reads filled in.
+READ_FS = frozenset({"read", "read-all", "get", "txn"})
 
 
 class HistoryError(ValueError):

@@ -160,7 +160,7 @@ class Recorder:
 
 
 def is_read(f: str) -> bool:
-    return f in ("read", "read-all", "get")
+    return f in ("read", "read-all", "get", "txn")  # a txn completes with its reads filled in
 
 
 def scan_history(path: Path) -> tuple[int, int]:

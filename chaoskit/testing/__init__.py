@@ -5,6 +5,8 @@ fakekv.py      a one-lock key-value server and its adapter, for load-runner test
 synthetic.py   simulated run directories (history, events, experiment) for the report
 simulate.py    simulated register/set histories with known verdicts, for the checker
 histories.py   history_of: a History from compact tuples, for hand-written cases
+txn_histories.py  txn_history: transactional histories from compact "ax1 ry12" text
+txn_simulate.py   strict serializable transactional histories, known anomalies to inject
 docker.py      leftover detection for Docker resources a test created
 links.py       EchoServer / TcpServer: upstreams to put behind a link
 """

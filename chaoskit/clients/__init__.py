@@ -1,0 +1,1 @@
+"""Clients for systems under test, one module per protocol."""

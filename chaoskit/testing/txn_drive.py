@@ -1,0 +1,86 @@
+"""Drive a transactional workload against PostgreSQL with threads, one connection
+each, through chaoskit.clients.sql_txn; return the history (in memory, Jepsen's
+shape). Used by the real-database tests and examples."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from itertools import count
+from typing import Any
+
+from chaoskit.checker.history import History, Record, freeze, make_history
+from chaoskit.clients.sql_txn import ensure_schema, run_txn
+from chaoskit.load.txn_workloads import TxnGenerator, TxnSpec
+
+
+def drive(
+    dsn: str,
+    spec: TxnSpec,
+    isolation: str,
+    threads: int = 6,
+    seconds: float = 3.0,
+    seed: int = 0,
+    max_txns: int | None = None,
+) -> History:
+    """Run `threads` clients for `seconds` (or until `max_txns` transactions), then a
+    final read; a client whose connection broke reconnects as a new process."""
+    import psycopg
+
+    setup = psycopg.connect(dsn)
+    accounts = [f"a{i}" for i in range(spec.keys)] if spec.workload == "bank" else None
+    ensure_schema(setup, spec.workload, accounts)
+    setup.close()
+    lock = threading.Lock()
+    records: list[Record] = []
+    values = count(1)
+    processes = count(0)
+    started = count(0)
+    t0 = time.monotonic_ns()
+    stop_at = time.monotonic() + seconds
+
+    def record(process: int, typ: str, value: Any, error: str | None = None) -> None:
+        with lock:
+            i = len(records)
+            records.append(
+                Record(
+                    index=i,
+                    process=process,
+                    type=typ,
+                    f="txn",
+                    key=None,
+                    value=freeze(value),
+                    time=time.monotonic_ns() - t0,
+                    line=i + 1,
+                    error=error,
+                )
+            )
+
+    def one(conn: Any, process: int, mops: list[Any]) -> tuple[Any, int]:
+        record(process, "invoke", mops)
+        out = run_txn(conn, spec.workload, mops, isolation)
+        record(process, out.type, out.value if out.type == "ok" else mops, out.error)
+        if out.type == "info" or conn.broken:
+            conn.close()
+            return psycopg.connect(dsn), next(processes)
+        return conn, process
+
+    def client(n: int) -> None:
+        gen = TxnGenerator(spec, lambda: next(values), random.Random(f"{seed}:{n}"))
+        conn, process = psycopg.connect(dsn), next(processes)
+        try:
+            while time.monotonic() < stop_at and (max_txns is None or next(started) < max_txns):
+                conn, process = one(conn, process, gen.next())
+            if n == 0:
+                time.sleep(0.2)  # the others finish their last transaction
+                one(conn, process, gen.final())
+        finally:
+            conn.close()
+
+    workers = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return make_history(records)

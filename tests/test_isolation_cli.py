@@ -1,0 +1,116 @@
+"""`chaoskit check --model list-append|rw-register|bank`: verdicts, exit codes, EDN
+round trip (export, then import as Elle would write it), HTML with the cycle drawn,
+and clear errors for malformed transactions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from chaoskit.checker.cli import check
+
+# Elle's list_append_test.clj checker-test "G2": two transactions each read the key the
+# other appends to, empty; a later read shows both appends.
+WRITE_SKEW = [
+    {"process": 0, "type": "invoke", "f": "txn", "value": [["append", "x", 1], ["r", "y", None]]},
+    {"process": 1, "type": "invoke", "f": "txn", "value": [["append", "y", 1], ["r", "x", None]]},
+    {"process": 0, "type": "ok", "f": "txn", "value": [["append", "x", 1], ["r", "y", []]]},
+    {"process": 1, "type": "ok", "f": "txn", "value": [["append", "y", 1], ["r", "x", []]]},
+    {"process": 2, "type": "invoke", "f": "txn", "value": [["r", "x", None], ["r", "y", None]]},
+    {"process": 2, "type": "ok", "f": "txn", "value": [["r", "x", [1]], ["r", "y", [1]]]},
+]
+
+
+def _write(tmp_path: Path, records: list[dict], name: str = "h.jsonl") -> Path:
+    p = tmp_path / name
+    p.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return p
+
+
+def test_write_skew_exit_codes_by_model(tmp_path):
+    p = _write(tmp_path, WRITE_SKEW)
+    r = CliRunner().invoke(check, [str(p), "--model", "list-append"])
+    assert r.exit_code == 1, r.output
+    assert "invalid (list-append, serializable" in r.output
+    assert "G2-item: T0 -> T1 -> T0" in r.output
+    assert "T0 read 'y' empty, without T1's append of 1" in r.output
+    r = CliRunner().invoke(check, [str(p), "--consistency", "snapshot-isolation"])
+    assert r.exit_code == 0, r.output  # auto picks list-append; SI allows write skew
+    assert "allowed by snapshot-isolation: G2-item" in r.output
+
+
+def test_json_and_html(tmp_path):
+    p = _write(tmp_path, WRITE_SKEW)
+    out = tmp_path / "v.html"
+    r = CliRunner().invoke(check, [str(p), "--json", "--html", str(out)])
+    assert r.exit_code == 1
+    doc = json.loads(r.output)["files"][0]
+    assert doc["verdict"] == "invalid" and doc["anomaly_types"] == ["G2-item"]
+    assert [s["type"] for s in doc["anomalies"][0]["steps"]] == ["rw", "rw"]
+    page = out.read_text()
+    assert "<svg" in page and "G2-item" in page and ">rw<" in page
+
+
+def test_edn_round_trip(tmp_path):
+    p = _write(tmp_path, WRITE_SKEW)
+    edn = tmp_path / "h.edn"
+    r = CliRunner().invoke(check, [str(p), "--export-edn", str(edn)])
+    assert r.exit_code == 1
+    text = edn.read_text()
+    assert '[:append "x" 1] [:r "y" nil]' in text and ":f :txn" in text
+    r = CliRunner().invoke(check, [str(edn), "--model", "list-append"])
+    assert r.exit_code == 1 and "G2-item" in r.output
+
+
+def test_elle_style_edn_import(tmp_path):
+    # Elle writes keys as keywords or numbers and reads as vectors (paper-example.edn)
+    edn = tmp_path / "elle.edn"
+    edn.write_text(
+        "{:type :invoke, :f :txn, :process 0, :value [[:append :x 1] [:r :y nil]]}\n"
+        "{:type :ok, :f :txn, :process 0, :value [[:append :x 1] [:r :y [1]]]}\n"
+        "{:type :invoke, :f :txn, :process 1, :value [[:append :y 1]]}\n"
+        "{:type :ok, :f :txn, :process 1, :value [[:append :y 1]]}\n"
+    )
+    r = CliRunner().invoke(check, [str(edn), "--model", "list-append"])
+    assert r.exit_code == 0, r.output
+    assert "valid (list-append, serializable, 2 txns" in r.output
+
+
+def test_rw_register_and_bank(tmp_path):
+    g1a = [
+        {"process": 0, "type": "invoke", "f": "txn", "value": [["w", "x", 1]]},
+        {"process": 0, "type": "fail", "f": "txn", "value": [["w", "x", 1]]},
+        {"process": 1, "type": "invoke", "f": "txn", "value": [["r", "x", None]]},
+        {"process": 1, "type": "ok", "f": "txn", "value": [["r", "x", 1]]},
+    ]
+    r = CliRunner().invoke(check, [str(_write(tmp_path, g1a)), "--consistency", "read-committed"])
+    assert r.exit_code == 1 and "G1a" in r.output and "rw-register" in r.output
+    bank = [
+        {"process": 0, "type": "invoke", "f": "txn", "value": [["w", "a", 5], ["w", "b", 5]]},
+        {"process": 0, "type": "ok", "f": "txn", "value": [["w", "a", 5], ["w", "b", 5]]},
+        {"process": 1, "type": "invoke", "f": "txn", "value": [["r", "a", None], ["r", "b", None]]},
+        {"process": 1, "type": "ok", "f": "txn", "value": [["r", "a", 5], ["r", "b", 4]]},
+    ]
+    r = CliRunner().invoke(check, [str(_write(tmp_path, bank, "b.jsonl")), "--model", "bank"])
+    assert r.exit_code == 1 and "wrong-total" in r.output and "not the total 10" in r.output
+
+
+def test_nothing_committed_is_unknown(tmp_path):
+    rec = [
+        {"process": 0, "type": "invoke", "f": "txn", "value": [["append", "x", 1]]},
+        {"process": 0, "type": "fail", "f": "txn", "value": [["append", "x", 1]]},
+    ]
+    r = CliRunner().invoke(check, [str(_write(tmp_path, rec))])
+    assert r.exit_code == 3 and "no transaction committed" in r.output
+
+
+def test_malformed_transaction_is_exit_2(tmp_path):
+    rec = [
+        {"process": 0, "type": "invoke", "f": "txn", "value": [["inc", "x", 1]]},
+        {"process": 0, "type": "ok", "f": "txn", "value": [["inc", "x", 1]]},
+    ]
+    r = CliRunner().invoke(check, [str(_write(tmp_path, rec)), "--model", "list-append"])
+    assert r.exit_code == 2
+    assert "h.jsonl:2: micro-operation 0 has f 'inc'; valid here: r, append" in r.output
