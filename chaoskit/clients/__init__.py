@@ -1,0 +1,1 @@
+"""Client protocols: how a load user talks to a system (http, command, redis, sql)."""
