@@ -59,6 +59,7 @@ class RedisSentinelAdapter(SystemAdapter):
         "no wall-clock dependency, so clock skew has nothing to act on"
     )
     workloads = ("register", "cas-register", "set")
+    role_names = ("replica",)
 
     # ---------------- validation ----------------
     def validate(self, backend: str) -> list[str]:
