@@ -30,6 +30,7 @@ from chaoskit.cluster import Cluster
 from chaoskit.events import EventLog
 from chaoskit.progress import Progress
 from chaoskit.results import RunDir
+from chaoskit.rolewatch import RoleWatch
 from chaoskit.scheduler import Scheduler
 
 EXIT_OK, EXIT_BOUND_FAILED, EXIT_USAGE, EXIT_BROKEN = 0, 1, 2, 3
@@ -340,6 +341,7 @@ def run_experiment(
             end_s=experiment.load.duration_s,
         )
         sched.start()
+        roles = RoleWatch(adapter, cluster.system, events).start()
         _wait_for_load(load, sig, experiment.load.duration_s, run)
         sched.stop()
         events.emit("load-stop", interrupted=sig.stopped)
@@ -357,6 +359,7 @@ def run_experiment(
             counts = final_reads(plan)
             sig.raise_now = False
             events.emit("final-reads", regions=counts)
+        roles.stop()
         link_state = cluster.link_state()
         progress.set_phase("tearing down")
         teardown_errors += cluster.down()

@@ -26,6 +26,7 @@ EVENT_KINDS = (
     "final-reads",
     "run-end",
     "note",
+    "roles",
 )
 
 

@@ -1,1 +1,1 @@
-"""Clients for systems under test, one module per protocol."""
+"""Client protocols: how a load user talks to a system (http, command, redis, sql)."""

@@ -125,12 +125,15 @@ class LoadSpec:
 class LinearizableCheck:
     model: str  # register | cas-register | set (defaults from the workload)
     timeout_s: float = 60.0
+    expect: bool = True  # false: the experiment demonstrates a violation and expects one
 
 
 @dataclass
 class LostWritesCheck:
-    max: int = 0  # acknowledged writes allowed to be lost
+    max: int | None = 0  # acknowledged writes allowed to be lost (None: no upper bound)
     max_age_s: float | None = None  # and the oldest may be at most this old
+    min: int | None = None  # at least this many must be lost (a demonstrated weakness)
+    max_window_s: float | None = None  # bound on the loss window (see report/loss_window.py)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from typing import Any
 from chaoskit.atomic import atomic_write_text
 from chaoskit.checker import analyse_lost_writes, check_linearizable, read_history
 from chaoskit.report.data import RunData, load_run
+from chaoskit.report.loss_window import LossWindow, loss_windows
 from chaoskit.report.scorecard import ALL_REGIONS, Scorecard, build_scorecard, phase_alias
 from chaoskit.report.spec import Bounds, RtoBound, get, normalise
 from chaoskit.report.topo import topology_dict
@@ -54,6 +55,7 @@ class CheckReport:
     experiment: dict = field(default_factory=dict)  # name, description, workload
     incomplete: str | None = None  # why the run did not finish normally
     generated_at: float = field(default_factory=time.time)
+    loss_windows: list[LossWindow] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -65,6 +67,7 @@ class CheckReport:
             "lost_writes": {
                 "count": self.scorecard.lost_count,
                 "oldest_age_s": self.scorecard.lost_oldest_age_s,
+                "windows": [asdict(w) for w in self.loss_windows],
                 "checker": self.lost_writes,
             },
             "scorecard": self.scorecard.to_dict(),
@@ -160,9 +163,13 @@ def _ok_operations(sc: Scorecard) -> int | None:
     return None if row is None else row.stats.ok
 
 
-def compare_bounds(sc: Scorecard, bounds: Bounds, lin: dict | None) -> list[CheckResult]:
+def compare_bounds(
+    sc: Scorecard, bounds: Bounds, lin: dict | None, windows: list[LossWindow] | None = None
+) -> list[CheckResult]:
     out: list[CheckResult] = []
-    if bounds.linearizable is not None:
+    if bounds.linearizable is not None and not bounds.linearizable.expect:
+        out.append(expected_violation(lin))
+    elif bounds.linearizable is not None:
         verdict = (lin or {}).get("verdict", "error")
         ok = verdict == "linearizable"
         if ok and _ok_operations(sc) == 0:
@@ -198,10 +205,18 @@ def compare_bounds(sc: Scorecard, bounds: Bounds, lin: dict | None) -> list[Chec
             parts.append(
                 f"oldest {age:.2f} s before its fault ({'<=' if good else '>'} max_age {lb.max_age_s:g} s)"
             )
+        more_ok, more = expected_loss(lb, n, windows or [])
+        ok &= more_ok
+        parts += more
         msg = "lost_writes: " + ("; ".join(parts) if parts else f"{n} lost")
+        spans = [w.span_s for w in windows or []]
         out.append(
             CheckResult(
-                "lost_writes", ok, msg, bound=asdict(lb), observed={"count": n, "oldest_age_s": age}
+                "lost_writes",
+                ok,
+                msg,
+                bound=asdict(lb),
+                observed={"count": n, "oldest_age_s": age, "window_s": max(spans, default=None)},
             )
         )
     for rb0 in bounds.rto:
@@ -265,6 +280,48 @@ def compare_bounds(sc: Scorecard, bounds: Bounds, lin: dict | None) -> list[Chec
                 msg = f"{where}: {p} {v:.1f} ms {'<=' if ok else '>'} {bound:g} ms ({row.stats.ok} ok operations)"
                 out.append(CheckResult("latency", ok, msg, region, phase.key, bound, v))
     return out
+
+
+def expected_violation(lin: dict | None) -> CheckResult:
+    """`linearizable: {expect: false}`: the run passes only when a violation is found."""
+    verdict = (lin or {}).get("verdict", "error")
+    if verdict == "not-linearizable":
+        key = (lin or {}).get("failing_key")
+        where = f" on key {key}" if key is not None else ""
+        msg = f"linearizable: no{where}, as this experiment expects (the weakness it demonstrates was found)"
+        return CheckResult("linearizable", True, msg, bound=False, observed=verdict)
+    if verdict == "linearizable":
+        msg = (
+            "linearizable: yes, but this experiment expects a violation: the weakness it "
+            "demonstrates did not show, so the drill has lost its power"
+        )
+    else:
+        msg = f"linearizable: {verdict}: the expected violation was not established"
+    return CheckResult("linearizable", False, msg, bound=False, observed=verdict)
+
+
+def expected_loss(lb: Bounds | Any, n: int, windows: list[LossWindow]) -> tuple[bool, list[str]]:
+    """`lost_writes.min` (a demonstrated loss) and `lost_writes.max_window`."""
+    ok, parts = True, []
+    if lb.min is not None:
+        good = n >= lb.min
+        ok &= good
+        parts.append(
+            f"{n} acknowledged writes lost, as this experiment expects (min {lb.min})"
+            if good
+            else f"only {n} acknowledged writes lost; this experiment expects at least {lb.min}: "
+            "the weakness it demonstrates did not show"
+        )
+    for w in windows:
+        parts.append(f"loss window: {w.describe()}")
+    if lb.max_window_s is not None and windows:
+        span = max(w.span_s for w in windows)
+        good = span <= lb.max_window_s
+        ok &= good
+        parts.append(
+            f"widest loss window {span:.2f} s ({'<=' if good else '>'} max_window {lb.max_window_s:g} s)"
+        )
+    return ok, parts
 
 
 def evaluate(
@@ -331,7 +388,9 @@ def evaluate(
             lin_b is not None,
         )
     sc = build_scorecard(run, lost, rto_settings=rto_settings)
-    results = compare_bounds(sc, bounds, lin)
+    acks = [w.ack_time_s for w in sc.lost_writes if w.ack_time_s is not None]
+    windows = loss_windows(acks, run.events, sc.load_end_s)
+    results = compare_bounds(sc, bounds, lin, windows)
     failures = [r.message for r in results if not r.passed]
     exp_info = {
         "name": get(experiment, "name", default=run_dir.parent.name)
@@ -351,6 +410,7 @@ def evaluate(
         topology=topo,
         experiment=exp_info,
         incomplete=run.incomplete,
+        loss_windows=windows,
     )
     if write:
         write_outputs(run_dir, report, run, objs)

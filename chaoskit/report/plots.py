@@ -240,8 +240,21 @@ def throughput(run: RunData, width_s: float = 1.0) -> str:
     return to_svg(fig)
 
 
-def timeline(run: RunData) -> str:
-    """The fault schedule as bars, with the run's milestones."""
+def _loss_windows(ax: plt.Axes, windows: list) -> None:
+    """Each loss window as a red band (earliest lost acknowledgement -> takeover), the
+    takeover as a solid line."""
+    for w in windows:
+        ax.axvspan(w.start_s, w.end_s, color="#c0392b", alpha=0.12, lw=0)
+        if w.takeover is not None:
+            ax.axvline(w.takeover.time_s, color="#c0392b", lw=1.2)
+        ax.text(
+            w.start_s, 0.02, f" loss window {w.span_s:.1f} s, {w.count} writes",
+            transform=ax.get_xaxis_transform(), fontsize=7.5, color="#c0392b", va="bottom",
+        )  # fmt: skip
+
+
+def timeline(run: RunData, loss_windows: list | None = None) -> str:
+    """The fault schedule as bars, with the run's milestones and loss windows."""
     faults = run.faults
     rows = max(1, len(faults))
     fig, ax = plt.subplots(figsize=(10, 0.45 * rows + 1.1))
@@ -258,6 +271,7 @@ def timeline(run: RunData) -> str:
         )
     ax.set_yticks(range(len(faults)), [f.label() for f in faults] if faults else [])
     ax.invert_yaxis()
+    _loss_windows(ax, loss_windows or [])
     marks = {"load-start": "load start", "load-stop": "load stop", "final-reads": "final reads"}
     shown = [ev for ev in run.events if ev.get("event") in marks]
     gap = end * 0.08  # milestones closer than this would print over each other

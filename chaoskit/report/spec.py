@@ -54,12 +54,15 @@ def _as_list(v: Any) -> list:
 class LinBound:
     model: str | None
     timeout_s: float
+    expect: bool = True  # False: the run must show a violation (a demonstrated weakness)
 
 
 @dataclass
 class LostBound:
     max: int | None
     max_age_s: float | None
+    min: int | None = None  # at least this many lost (a demonstrated weakness)
+    max_window_s: float | None = None  # bound on the loss window's span
 
 
 @dataclass
@@ -107,14 +110,18 @@ def normalise(checks: Any) -> Bounds:
             b.linearizable = LinBound(
                 get(lin, "model"),
                 _dur(lin, ("timeout_s", "timeout"), "checks.linearizable.timeout", 60.0),
+                get(lin, "expect", default=True) is not False,
             )
     lw = get(checks, "lost_writes")
     rpo = get(checks, "rpo")
     if lw is not None:
         mx = get(lw, "max", "max_lost_writes")
+        mn = get(lw, "min")
         b.lost_writes = LostBound(
             None if mx is None else int(mx),
             _dur(lw, ("max_age_s", "max_age"), "checks.lost_writes.max_age"),
+            None if mn is None else int(mn),
+            _dur(lw, ("max_window_s", "max_window"), "checks.lost_writes.max_window"),
         )
     elif rpo is not None:
         mx = get(rpo, "max_lost_writes", "max")

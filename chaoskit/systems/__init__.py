@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 ADAPTERS: dict[str, str] = {
     "geokv": "chaoskit.systems.geokv.adapter:GeoKVAdapter",
     "etcd": "chaoskit.systems.etcd.adapter:EtcdAdapter",
+    "redis-sentinel": "chaoskit.systems.redis_sentinel.adapter:RedisSentinelAdapter",
 }
 
 

@@ -40,6 +40,28 @@ def _check_region(v: Context, path: PathT, m: dict) -> str | None:
     return r
 
 
+def _lost_writes(v: Context, wp: PathT, wm: dict) -> LostWritesCheck | None:
+    """`lost_writes:` bounds. With `min` alone there is no upper bound (a run that
+    demonstrates a loss expects at least `min`, however many)."""
+    default_max = None if "min" in wm else 0
+    mx = v.number((*wp, "max"), wm["max"], lo=0, integer=True) if "max" in wm else default_max
+    mn = v.number((*wp, "min"), wm["min"], lo=1, integer=True) if "min" in wm else None
+    age = v.duration((*wp, "max_age"), wm["max_age"]) if "max_age" in wm else None
+    win = v.duration((*wp, "max_window"), wm["max_window"]) if "max_window" in wm else None
+    given = (("max", mx), ("min", mn), ("max_age", age), ("max_window", win))
+    if any(k in wm and val is None for k, val in given):
+        return None
+    if mn is not None and mx is not None and mn > mx:
+        v.err((*wp, "min"), f"min {mn} is above max {mx}: no run could pass")
+        return None
+    return LostWritesCheck(
+        max=None if mx is None else int(mx),
+        max_age_s=age,
+        min=None if mn is None else int(mn),
+        max_window_s=win,
+    )
+
+
 def checks_section(v: Context, raw: Any, load: LoadSpec) -> ChecksSpec:
     path: PathT = ("checks",)
     spec = ChecksSpec()
@@ -51,7 +73,7 @@ def checks_section(v: Context, raw: Any, load: LoadSpec) -> ChecksSpec:
     if lin is True:
         spec.linearizable = LinearizableCheck(model=load.workload)
     elif isinstance(lin, dict):
-        lm = v.mapping(lp, lin, ("model", "timeout"), "linearizable")
+        lm = v.mapping(lp, lin, ("model", "timeout", "expect"), "linearizable")
         if lm is not None:
             model = v.choice((*lp, "model"), lm.get("model", load.workload), WORKLOADS, "model")
             if (
@@ -69,12 +91,16 @@ def checks_section(v: Context, raw: Any, load: LoadSpec) -> ChecksSpec:
                 if "timeout" in lm
                 else 60.0
             )
+            expect = lm.get("expect", True)
+            if not isinstance(expect, bool):
+                v.err((*lp, "expect"), f"expected true or false; got {show(expect)}")
+                expect = True
             if model and t is not None:
-                spec.linearizable = LinearizableCheck(model=model, timeout_s=t)
+                spec.linearizable = LinearizableCheck(model=model, timeout_s=t, expect=expect)
     elif lin not in (None, False):
         v.err(
             lp,
-            f"expected true, false or {{model: register|cas-register|set, timeout: 60s}}; got {show(lin)}",
+            f"expected true, false or {{model: register|cas-register|set, timeout: 60s, expect: true|false}}; got {show(lin)}",
         )
 
     if "lost_writes" in m:
@@ -83,14 +109,14 @@ def checks_section(v: Context, raw: Any, load: LoadSpec) -> ChecksSpec:
         if lw is True:
             spec.lost_writes = LostWritesCheck()
         elif isinstance(lw, dict):
-            wm = v.mapping(wp, lw, ("max", "max_age"), "lost_writes")
+            wm = v.mapping(wp, lw, ("max", "max_age", "min", "max_window"), "lost_writes")
             if wm is not None:
-                mx = v.number((*wp, "max"), wm.get("max", 0), lo=0, integer=True)
-                age = v.duration((*wp, "max_age"), wm["max_age"]) if "max_age" in wm else None
-                if mx is not None and ("max_age" not in wm or age is not None):
-                    spec.lost_writes = LostWritesCheck(max=int(mx), max_age_s=age)
+                spec.lost_writes = _lost_writes(v, wp, wm)
         elif lw is not False:
-            v.err(wp, f"expected {{max: 0, max_age: 5s}} or true; got {show(lw)}")
+            v.err(
+                wp,
+                f"expected {{max: 0, max_age: 5s, min: 1, max_window: 5s}} or true; got {show(lw)}",
+            )
         if spec.lost_writes and not load.final_reads:
             v.warn(wp, "lost writes are found by the final reads, but load.final_reads is false")
 

@@ -1,0 +1,1 @@
+"""Redis with Sentinel across regions (Debian redis-server and redis-sentinel)."""
