@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "chaoskit.backends.clean_cli:clean",
         "Remove every chaoskit container, network and leftover.",
     ),
+    "export": (
+        "chaoskit.export.cli:export",
+        "Write an experiment as Kubernetes + Chaos Mesh manifests.",
+    ),
     "gameday": (
         "chaoskit.gameday.cli:gameday",
         "Load plus live fault injection, with a web panel.",

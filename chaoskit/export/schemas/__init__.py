@@ -1,0 +1,1 @@
+"""Schemas the exported manifests are validated against (see each file's header)."""
