@@ -41,7 +41,12 @@ REFUSED = {
 
 
 def options(kind: str) -> ChaosMeshOptions:
-    return ChaosMeshOptions(selector={"app": "sut"}, ports=PORTS[kind])
+    """Container ports of the system's named ports: known numbers for the built-in kinds,
+    consecutive stand-ins for any other kind (the export only names them)."""
+    from chaoskit.systems import get_adapter
+
+    ports = PORTS.get(kind) or {n: 7000 + i for i, n in enumerate(get_adapter(kind).ports)}
+    return ChaosMeshOptions(selector={"app": "sut"}, ports=ports)
 
 
 def exported(text: str):
