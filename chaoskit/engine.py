@@ -190,6 +190,7 @@ def workload_spec(
         cas_ratio=cas,
         timeout_s=ls.timeout_s,
         seed=seed,
+        txn=ls.txn,
     )
 
 

@@ -119,6 +119,7 @@ class LoadSpec:
     timeout_s: float = 1.0  # client timeout per operation
     final_reads: bool = True
     workers: int = 0  # Locust distributed workers (0 = in-process)
+    txn: dict | None = None  # transactional workloads: TxnSpec fields (length, key_dist, ...)
 
 
 @dataclass
@@ -161,12 +162,18 @@ class LatencyCheck:
 
 
 @dataclass
+class IsolationCheck:
+    consistency: str  # a model of chaoskit.checker.isolation.consistency.CONSISTENCY
+
+
+@dataclass
 class ChecksSpec:
     linearizable: LinearizableCheck | None = None
     lost_writes: LostWritesCheck | None = None
     rto: list[RtoCheck] | None = None
     availability: list[AvailabilityCheck] | None = None
     latency: list[LatencyCheck] | None = None
+    isolation: IsolationCheck | None = None
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 from chaoskit.atomic import atomic_write_text
 from chaoskit.topology.model import Endpoint
 
-WORKLOADS = ("register", "cas-register", "set")
+WORKLOADS = ("register", "cas-register", "set", "list-append", "rw-register", "bank")
 
 
 class PlanError(ValueError):
@@ -33,6 +33,7 @@ class WorkloadSpec:
     cas_ratio: float = 0.0  # cas-register only: share of cas among all ops
     timeout_s: float = 2.0  # per-operation client timeout
     seed: int = 0
+    txn: dict | None = None  # transactional workloads: TxnSpec fields
 
 
 @dataclass

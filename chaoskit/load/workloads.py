@@ -44,8 +44,11 @@ class Workload:
         self.rng = rng
         self.keys = key_names(spec.keys)
         self.last_read: dict[str, Any] = {}  # key -> last value this user read (for cas)
+        self.txn = txn_generator(spec, values, rng)
 
-    def next_op(self) -> tuple[str, str, Any]:
+    def next_op(self) -> tuple[str, Any, Any]:
+        if self.txn is not None:
+            return "txn", None, self.txn.next()
         s, r = self.spec, self.rng
         key = r.choice(self.keys)
         x = r.random()
@@ -71,7 +74,23 @@ class Workload:
                 self.last_read[key] = value[1] if f == "cas" else value
 
 
-def final_ops(workload: str, keys: int) -> list[tuple[str, str, None]]:
-    """The final-read phase: read every key (register) or read-all every set."""
+def txn_generator(spec: WorkloadSpec, values: UniqueValues, rng: random.Random) -> Any:
+    """The transaction generator of a transactional workload (None for the others)."""
+    from chaoskit.load.txn_workloads import TXN_WORKLOADS, TxnGenerator, TxnSpec
+
+    if spec.workload not in TXN_WORKLOADS:
+        return None
+    txn = TxnSpec(spec.workload, keys=spec.keys, read_ratio=spec.read_ratio, **(spec.txn or {}))
+    return TxnGenerator(txn, values.next, rng)
+
+
+def final_ops(workload: str, keys: int) -> list[tuple[str, Any, Any]]:
+    """The final-read phase: read every key (register) or read-all every set; one
+    transaction reading the initial keys (transactional workloads)."""
+    from chaoskit.load.txn_workloads import TXN_WORKLOADS, TxnGenerator, TxnSpec
+
+    if workload in TXN_WORKLOADS:
+        gen = TxnGenerator(TxnSpec(workload, keys=keys), lambda: 0, random.Random(0))
+        return [("txn", None, gen.final())]
     f = "read-all" if workload == "set" else "read"
     return [(f, k, None) for k in key_names(keys)]

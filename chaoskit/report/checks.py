@@ -20,6 +20,7 @@ from typing import Any
 from chaoskit.atomic import atomic_write_text
 from chaoskit.checker import analyse_lost_writes, check_linearizable, read_history
 from chaoskit.report.data import RunData, load_run
+from chaoskit.report.isolation import isolation_verdict
 from chaoskit.report.loss_window import LossWindow, loss_windows
 from chaoskit.report.scorecard import ALL_REGIONS, Scorecard, build_scorecard, phase_alias
 from chaoskit.report.spec import Bounds, RtoBound, get, normalise
@@ -34,7 +35,7 @@ WORKLOAD_MODEL = {"register": "register", "cas-register": "cas-register", "set":
 
 @dataclass
 class CheckResult:
-    check: str  # linearizable | lost_writes | rto | availability | latency
+    check: str  # linearizable | lost_writes | rto | availability | latency | isolation
     passed: bool
     message: str  # readable: which bound, which region, the numbers
     region: str | None = None
@@ -51,6 +52,7 @@ class CheckReport:
     results: list[CheckResult] = field(default_factory=list)
     linearizability: dict | None = None  # the checker's to_dict(), or {"verdict": "error", ...}
     lost_writes: dict | None = None  # the checker's to_dict() of the lost-write analysis
+    isolation: dict | None = None  # the isolation checker's to_dict() (transactional runs)
     topology: dict | None = None
     experiment: dict = field(default_factory=dict)  # name, description, workload
     incomplete: str | None = None  # why the run did not finish normally
@@ -64,6 +66,7 @@ class CheckReport:
             "failures": self.failures,
             "checks": [asdict(r) for r in self.results],
             "linearizability": self.linearizability,
+            "isolation": self.isolation,
             "lost_writes": {
                 "count": self.scorecard.lost_count,
                 "oldest_age_s": self.scorecard.lost_oldest_age_s,
@@ -391,6 +394,8 @@ def evaluate(
     acks = [w.ack_time_s for w in sc.lost_writes if w.ack_time_s is not None]
     windows = loss_windows(acks, run.events, sc.load_end_s)
     results = compare_bounds(sc, bounds, lin, windows)
+    iso_result, iso = isolation_verdict(run_dir, experiment, workload, objs, reuse_verdicts)
+    results += [iso_result] if iso_result is not None else []
     failures = [r.message for r in results if not r.passed]
     exp_info = {
         "name": get(experiment, "name", default=run_dir.parent.name)
@@ -407,6 +412,7 @@ def evaluate(
         results=results,
         linearizability=lin,
         lost_writes=lost_d,
+        isolation=iso,
         topology=topo,
         experiment=exp_info,
         incomplete=run.incomplete,

@@ -16,6 +16,7 @@ import jinja2
 
 from chaoskit.report import plots
 from chaoskit.report.data import RunData
+from chaoskit.report.isolation import isolation_fragment
 from chaoskit.report.scorecard import ALL_REGIONS
 from chaoskit.report.summary import fmt_ms, fmt_rate, fmt_s, region_name
 
@@ -162,6 +163,7 @@ def render_report(report: CheckReport, run: RunData, lin_html: str | None = None
             lin_class=lin_class,
             lin_detail=lin_detail,
             lin_html=lin_html,
+            isolation_html=isolation_fragment(report),
             rto_cards=rto_cards,
             all_row=all_row,
             svg_latency=plots.latency_raw(run),

@@ -1,4 +1,4 @@
-"""The `checks:` section: linearizable, lost_writes, rto, availability, latency."""
+"""The `checks:` section: linearizable, lost_writes, rto, availability, latency, isolation."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from chaoskit.experiment.validate.context import (
     Context,
     show,
 )
+from chaoskit.experiment.validate.txn import isolation_check
 
 
 def _as_list(v: Context, path: PathT, raw: Any) -> list[tuple[PathT, Any]]:
@@ -102,6 +103,8 @@ def checks_section(v: Context, raw: Any, load: LoadSpec) -> ChecksSpec:
             lp,
             f"expected true, false or {{model: register|cas-register|set, timeout: 60s, expect: true|false}}; got {show(lin)}",
         )
+
+    spec.isolation = isolation_check(v, path, m, load)
 
     if "lost_writes" in m:
         lw = m["lost_writes"]

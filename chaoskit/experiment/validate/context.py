@@ -41,11 +41,12 @@ LOAD_FIELDS = (
     "timeout",
     "final_reads",
     "workers",
+    "txn",
 )
-CHECK_FIELDS = ("linearizable", "lost_writes", "rto", "availability", "latency")
+CHECK_FIELDS = ("linearizable", "lost_writes", "rto", "availability", "latency", "isolation")
 LINKS_FIELDS = ("server", "image", "url")
 BACKENDS = ("local", "docker")
-WORKLOADS = ("register", "cas-register", "set")
+WORKLOADS = ("register", "cas-register", "set", "list-append", "rw-register", "bank")
 PHASES = ("before", "during", "after", "all")
 DEFAULT_SYSTEM = {"kind": "geokv", "mode": "quorum"}
 # Names people reach for that are spelled differently here.

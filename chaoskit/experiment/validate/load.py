@@ -14,6 +14,7 @@ from chaoskit.experiment.validate.context import (
     Context,
     show,
 )
+from chaoskit.experiment.validate.txn import TXN_WORKLOADS, txn_options
 from chaoskit.units import parse_rate
 
 
@@ -85,6 +86,8 @@ def load_section(v: Context, raw: Any) -> LoadSpec:
     if "workers" in m:
         w = v.number((*path, "workers"), m["workers"], lo=0, integer=True)
         spec.workers = int(w) if w is not None else 0
+    if "txn" in m or spec.workload in TXN_WORKLOADS:
+        spec.txn = txn_options(v, (*path, "txn"), m.get("txn"), spec)
     v.duration_s = spec.duration_s
     v.workload = spec.workload
     return spec
