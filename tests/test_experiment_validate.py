@@ -570,6 +570,10 @@ def test_fault_table_is_complete() -> None:
         "clock-reset",
         "degrade-quorum",
         "restore-quorum",
+        "cut-zone",
+        "partition-nodes",
+        "majorities-ring",
+        "random-halves",
     }
     assert set(FAULTS) == expected
     assert FAULTS["cut-region"].param("mode").default == "blackhole"

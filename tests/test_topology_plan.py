@@ -63,16 +63,20 @@ def test_plan_invariants() -> None:
     plan = local_plan(t, ports)
     nodes = {n.name: n for n in t.nodes}
 
-    # exactly one link per (source region, node in another region, port)
-    expected = {
-        (r, n.name, p) for r in t.region_names for n in t.nodes if n.region != r for p in ports
-    }
+    # one client link per (region, node, port), one node link per (node, peer, port)
+    expected = {(r, n.name, p) for r in t.region_names for n in t.nodes for p in ports}
+    expected |= {(a.name, b.name, p) for a in t.nodes for b in t.nodes if a != b for p in ports}
     assert set(plan.links) == expected
     for (src, node, port), spec in plan.links.items():
         assert spec.name == link_name(src, node, port)
-        assert spec.dest_region == nodes[node].region != src
+        assert spec.dest_region == nodes[node].region
+        assert spec.dest_zone == nodes[node].zone
         assert spec.upstream == plan.node_bind[node][port]
-        assert spec.latency == t.rtt(src, nodes[node].region)
+        if spec.source_node is None:
+            assert spec.latency == t.rtt(src, nodes[node].region)
+        else:
+            assert spec.source_node == src and spec.source_zone == nodes[src].zone
+            assert spec.latency == t.node_rtt(src, node)
     assert len({s.name for s in plan.links.values()}) == len(plan.links)
 
     # every address in the plan is distinct
@@ -80,18 +84,15 @@ def test_plan_invariants() -> None:
     all_eps += [s.listen for s in plan.links.values()]
     assert len(set(all_eps)) == len(all_eps)
 
-    # inside views: direct within the region (and to itself), through the link otherwise
+    # inside views: itself direct, every peer (region-mates too) through the node's own link
     for n in t.nodes:
         for peer in t.nodes:
             for p in ports:
                 got = plan.inside[n.name][peer.name][p]
-                if peer.region == n.region:
+                if peer == n:
                     assert got == plan.node_bind[peer.name][p]
                 else:
-                    assert got == plan.links[(n.region, peer.name, p)].listen
-        assert plan.peer_map(n.name, "peer") == {
-            k: v["peer"] for k, v in plan.outside[n.region].items()
-        }
+                    assert got == plan.links[(n.name, peer.name, p)].listen
     assert (
         plan.client_view("xian")["beijing-1"] == plan.links[("xian", "beijing-1", "client")].listen
     )
@@ -99,6 +100,23 @@ def test_plan_invariants() -> None:
     # views are separate objects: editing one node's view leaves others alone
     plan.inside["beijing-1"]["xian-1"]["client"] = None
     assert plan.inside["beijing-2"]["xian-1"]["client"] is not None
+
+
+def test_zone_latency_default_and_override() -> None:
+    t = build_topology(
+        {"beijing": RegionDef("beijing", {"bj-dc1": 2, "bj-dc2": 1}), "xian": 1},
+        latency={("bj-dc2", "bj-dc1"): Latency(1.6, 0.2)},
+    )
+    assert t.node_rtt("beijing-1", "beijing-2") == Latency(0.0, 0.0)  # one zone
+    assert t.node_rtt("beijing-1", "beijing-3") == Latency(1.6, 0.2)  # overridden pair
+    assert t.node_rtt("beijing-3", "xian-1") == t.rtt("beijing", "xian")
+    t2 = build_topology({"beijing": RegionDef("beijing", {"a": 1, "b": 1})})
+    assert 0.5 <= t2.node_rtt("beijing-1", "beijing-2").rtt_ms <= 2.0  # same-city default
+    with pytest.raises(ValueError, match="different regions"):
+        build_topology(
+            {"beijing": RegionDef("beijing", {"a": 1}), "xian": RegionDef("xian", {"b": 1})},
+            latency={("a", "b"): Latency(1.0)},
+        )
 
 
 def test_plan_ports_are_bindable_after_planning() -> None:
@@ -133,7 +151,7 @@ def test_custom_allocator_and_host() -> None:
     plan = local_plan(t, ("http",), host="127.0.0.2", allocate=lambda: next(counter))
     assert plan.node_bind["a-1"]["http"].port == 40000
     assert {s.listen.host for s in plan.links.values()} == {"127.0.0.2"}
-    assert len(plan.links) == 2
+    assert len(plan.links) == 2 * 2 + 2  # client links of both regions, a-1 <-> b-1
 
 
 def test_clients_only_region_gets_links() -> None:
@@ -163,18 +181,18 @@ def test_plan_invariants_hold_for_any_topology(zone_counts, ports) -> None:
     assert len({n.name for n in t.nodes}) == len(t.nodes) == sum(map(sum, zone_counts))
     ports_iter = iter(range(20000, 60000))
     plan = local_plan(t, ports, allocate=lambda: next(ports_iter))
-    cross = sum(1 for r in t.region_names for n in t.nodes if n.region != r)
-    assert len(plan.links) == cross * len(ports)
+    n = len(t.nodes)
+    assert len(plan.links) == (len(t.region_names) * n + n * (n - 1)) * len(ports)
     for r in t.region_names:
-        for n in t.nodes:
+        for node in t.nodes:
             for p in ports:
-                ep = plan.outside[r][n.name][p]
-                direct = n.region == r
-                assert (ep == plan.node_bind[n.name][p]) == direct
-                if not direct:
-                    spec = plan.links[(r, n.name, p)]
-                    assert ep == spec.listen and spec.upstream == plan.node_bind[n.name][p]
-                    assert spec.latency.rtt_ms > 0
+                ep = plan.outside[r][node.name][p]
+                spec = plan.links[(r, node.name, p)]
+                assert ep == spec.listen and spec.upstream == plan.node_bind[node.name][p]
+                assert (spec.latency.rtt_ms > 0) == (node.region != r)
+    for s in plan.node_links:
+        zone_pair = {s.source_zone, s.dest_zone}
+        assert (s.latency.rtt_ms > 0) == (len(zone_pair) == 2)
 
 
 def test_large_plan_fifty_nodes_ten_regions() -> None:
@@ -193,8 +211,8 @@ def test_large_plan_fifty_nodes_ten_regions() -> None:
     ]
     t = build_topology({loc: 5 for loc in locs})
     plan = local_plan(t, ("http",))
-    assert len(t.nodes) == 50 and len(plan.links) == 10 * 45
+    assert len(t.nodes) == 50 and len(plan.links) == 10 * 50 + 50 * 49
     ports = [s.listen.port for s in plan.links.values()] + [
         e["http"].port for e in plan.node_bind.values()
     ]
-    assert len(set(ports)) == 500
+    assert len(set(ports)) == 10 * 50 + 50 * 49 + 50

@@ -182,8 +182,8 @@ FAULTS: dict[str, FaultDef] = {
             "network",
             "Traffic from `from` to `to` is dropped; the reverse direction still flows.",
             (
-                Param("from", "region", required=True),
-                Param("to", "region", required=True),
+                Param("from", "region-or-selector", required=True, doc="region or node selector"),
+                Param("to", "region-or-selector", required=True, doc="region or node selector"),
                 _MODE,
             ),
             rules=(_different_ends,),
@@ -282,6 +282,12 @@ FAULTS: dict[str, FaultDef] = {
         ),
     )
 }
+
+# Zone, node-group, clock-motion, resource and disk faults (their rules live there too).
+from chaoskit.experiment import fault_rules  # noqa: E402
+
+FAULTS.update({f.name: f for f in fault_rules.DEFS})
+PARAM_TYPES += fault_rules.PARAM_TYPES
 
 # Keys a schedule entry may carry besides the fault's own parameters.
 ENTRY_KEYS: tuple[str, ...] = ("fault", "at", "for", "id")

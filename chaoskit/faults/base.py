@@ -110,4 +110,4 @@ def known_faults() -> list[str]:
 
 def _load_all() -> None:
     # Importing the family modules fills the registry.
-    from chaoskit.faults import clock, network, process, quorum  # noqa: F401
+    from chaoskit.faults import clock, domains, network, process, quorum  # noqa: F401

@@ -1,9 +1,11 @@
-"""Network faults: they act on the inter-region links only.
+"""Network faults between regions, and on single nodes.
 
-Traffic inside a region goes direct (no link), so a *region* is the network's
-failure domain: a cut separates regions, never nodes of one region. A link is one
-proxy per (source region, destination node, port): its upstream stream carries
-source -> node bytes, its downstream stream node -> source bytes.
+A link is one proxy per (source, destination node, port): its upstream stream
+carries source -> node bytes, its downstream stream node -> source bytes. The
+source is a region (the load clients placed there) or, for node links, a node
+(the local backend links every node to every peer, so nodes of one region can be
+separated too: see domains.py for zone and node-group faults). Region faults act
+on the links that cross region borders; links inside a region stay up.
 
 Overlapping faults (a region cut while one of its nodes is isolated, two latency
 faults on one pair) are tracked by :class:`LinkOverlay`: each fault records what it
@@ -18,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from chaoskit.faults import domains
 from chaoskit.faults.base import Applied, FaultContext, FaultError, fault
 from chaoskit.faults.selectors import resolve_region, select_links, select_nodes
 from chaoskit.topology.model import AddressPlan, Latency, LinkSpec
@@ -228,45 +231,66 @@ def bridge(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
 def one_way(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     """Bytes from `from` to `to` are dropped; the reverse direction flows.
 
-    On links opened by `from` towards `to`'s nodes that is the upstream stream; on
-    links opened by `to` towards `from`'s nodes it is the downstream stream.
+    `from`/`to` are regions (every link between them, clients' included) or node
+    selectors (node links only). On links opened by `from` towards `to` that is
+    the upstream stream; on links opened by `to` towards `from` the downstream.
     """
-    rng = ctx.rng_for(fid)
-    src = resolve_region(ctx, params.get("from"), rng)
-    dst = resolve_region(ctx, params.get("to"), rng)
-    if src == dst:
-        raise FaultError("one-way needs two different regions")
     mode = _mode(params)
     if mode == "refuse":
         raise FaultError("one-way cannot use mode refuse (a refused link is down both ways)")
-    up = _names(
-        [s for s in ctx.plan.links.values() if s.source_region == src and s.dest_region == dst]
-    )
-    down = _names(
-        [s for s in ctx.plan.links.values() if s.source_region == dst and s.dest_region == src]
-    )
+    if isinstance(params.get("from"), dict) or isinstance(params.get("to"), dict):
+        src_nodes, dst_nodes, up_specs, down_specs = domains.one_way_nodes(
+            ctx, _as_selector(ctx, params.get("from")), _as_selector(ctx, params.get("to")), fid
+        )
+        up, down = _names(up_specs), _names(down_specs)
+        targets: dict[str, Any] = {
+            "nodes": src_nodes + dst_nodes,
+            "from": src_nodes,
+            "to": dst_nodes,
+        }
+    else:
+        rng = ctx.rng_for(fid)
+        src = resolve_region(ctx, params.get("from"), rng)
+        dst = resolve_region(ctx, params.get("to"), rng)
+        if src == dst:
+            raise FaultError("one-way needs two different regions")
+        up = _names(
+            [s for s in ctx.plan.links.values() if s.source_region == src and s.dest_region == dst]
+        )
+        down = _names(
+            [s for s in ctx.plan.links.values() if s.source_region == dst and s.dest_region == src]
+        )
+        targets = {"regions": [src, dst], "from": src, "to": dst}
     ctx.overlay.cut(fid, up, direction="upstream", mode=mode)
     try:
         ctx.overlay.cut(fid, down, direction="downstream", mode=mode)
     except BaseException:
         ctx.overlay.uncut(fid)
         raise
-    return Applied(
-        targets={"regions": [src, dst], "from": src, "to": dst, "links": up + down},
-        heal=lambda: ctx.overlay.uncut(fid),
-    )
+    targets["links"] = up + down
+    return Applied(targets=targets, heal=lambda: ctx.overlay.uncut(fid))
+
+
+def _as_selector(ctx: FaultContext, value: Any) -> Any:
+    """A region name on one side of a node-level one-way means its nodes."""
+    if isinstance(value, str) and value in ctx.topology.region_names:
+        return {"region": value}
+    return value
 
 
 @fault("isolate-node", "network")
 def isolate_node(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
-    """Every link into the node from other regions, both directions.
+    """Every link into and out of the target nodes, both directions.
 
-    Its region-mates still reach it directly (no link inside a region), and links
-    out of its region are shared with its region-mates, so they stay up.
+    With node links (local backend) that is every peer, region-mates and zone-mates
+    included, and every region's clients. Without them (docker backend: a region's
+    nodes share one network) only the links from other regions into the node.
     """
     nodes = select_nodes(ctx, params.get("target"), ctx.rng_for(fid))
-    names = _names([s for s in ctx.plan.links.values() if s.dest_node in nodes])
-    return _cut_applied(ctx, fid, names, {"nodes": nodes}, direction="both", mode=_mode(params))
+    specs = [s for s in ctx.plan.links.values() if s.dest_node in nodes or s.source_node in nodes]
+    return _cut_applied(
+        ctx, fid, _names(specs), {"nodes": nodes}, direction="both", mode=_mode(params)
+    )
 
 
 @fault("latency", "network")

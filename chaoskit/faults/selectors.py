@@ -87,15 +87,18 @@ def resolve_region(ctx: FaultContext, name: Any, rng: random.Random) -> str:
 
 def select_links(ctx: FaultContext, sel: Any) -> list[LinkSpec]:
     links = list(ctx.plan.links.values())
+    # `all` and {region} mean the links across region borders (inter-region paths);
+    # links inside a region are reached by name.
+    crossing = [s for s in links if s.crosses_regions]
     if sel is None or sel == "all":
-        return links
+        return crossing
     if isinstance(sel, dict):
         if "between" in sel:
             a, b = sel["between"]
             return [s for s in links if {s.source_region, s.dest_region} == {a, b} and a != b]
         if "region" in sel:
             r = sel["region"]
-            return [s for s in links if r in (s.source_region, s.dest_region)]
+            return [s for s in crossing if r in (s.source_region, s.dest_region)]
         if "names" in sel:
             by_name = {s.name: s for s in links}
             missing = [n for n in sel["names"] if n not in by_name]

@@ -81,7 +81,9 @@ class Api:
         self.core = core
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[errors_middleware])
+        # A plan with node links builds thousands of proxies in one batch: allow
+        # bodies well above aiohttp's 1 MiB default.
+        app = web.Application(middlewares=[errors_middleware], client_max_size=64 << 20)
         r = app.router
         r.add_route("GET", "/proxies", self.proxy_index)
         r.add_route("POST", "/proxies", self.proxy_create)

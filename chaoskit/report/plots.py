@@ -266,9 +266,9 @@ def timeline(run: RunData, loss_windows: list | None = None) -> str:
         c = fault_colour(f.kind)
         ax.barh(i, b - a, left=a, height=0.6, color=c, alpha=0.85, edgecolor="none")
         note = "" if f.healed else ("  heal FAILED" if f.healed is False else "  not healed")
-        ax.text(
-            b + end * 0.005, i, f"{b - a:.1f} s{note}", va="center", fontsize=8, color="#38424c"
-        )
+        links = len((f.targets or {}).get("links") or [])  # what the fault cut or changed
+        span = f"{b - a:.1f} s" + (f" · {links} links" if links else "")
+        ax.text(b + end * 0.005, i, f"{span}{note}", va="center", fontsize=8, color="#38424c")
     ax.set_yticks(range(len(faults)), [f.label() for f in faults] if faults else [])
     ax.invert_yaxis()
     _loss_windows(ax, loss_windows or [])

@@ -2,7 +2,8 @@
 
 Regions with zones and nodes, and one entry per region pair with its RTT and the
 faults that cut links between the two (read from events.jsonl `targets.links`;
-link names are `<source region>-><node>:<port>`, see topology.model.link_name).
+link names are `<source region or node>-><node>:<port>`, see topology.model.link_name).
+Links cut inside a region (zone and node-group faults) mark the nodes on both ends.
 """
 
 from __future__ import annotations
@@ -10,6 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 from chaoskit.report.data import RunData
+
+# Faults that cut links (their `targets.links`), drawn on the topology picture.
+CUTTING = (
+    "cut-region",
+    "partition",
+    "bridge",
+    "one-way",
+    "isolate-node",
+    "cut-zone",
+    "partition-nodes",
+    "majorities-ring",
+    "random-halves",
+)
 
 
 def _parse_link(name: str) -> tuple[str, str] | None:
@@ -79,7 +93,7 @@ def topology_dict(topology: Any, run: RunData | None, link_state: dict | None = 
         p = _parse_link(link)
         if p is None or p[1] not in node_region:
             return None
-        a, b = p[0], node_region[p[1]]
+        a, b = node_region.get(p[0], p[0]), node_region[p[1]]  # source: a region or a node
         return None if a == b else ((a, b) if a < b else (b, a))
 
     if run is not None:
@@ -92,13 +106,7 @@ def topology_dict(topology: Any, run: RunData | None, link_state: dict | None = 
             if not touched and f.kind == "cut-region" and f.params.get("region"):
                 touched = {k for k in pairs if f.params["region"] in k}
             for k in touched:
-                if k in pairs and f.kind in (
-                    "cut-region",
-                    "partition",
-                    "bridge",
-                    "one-way",
-                    "isolate-node",
-                ):
+                if k in pairs and f.kind in CUTTING:
                     pairs[k]["cut_by"].append(f.id)
     # Nodes a process fault (kill, stop, pause) or a quorum change acted on.
     node_faults: dict[str, list[str]] = {}
@@ -107,6 +115,15 @@ def topology_dict(topology: Any, run: RunData | None, link_state: dict | None = 
             if f.kind in ("kill", "stop", "pause", "clock-skew"):
                 for node in (f.targets or {}).get("nodes", []) or []:
                     node_faults.setdefault(str(node), []).append(f"{f.id} {f.kind}")
+            elif f.kind in CUTTING:
+                # Node links cut by a zone or node-group fault: the nodes on either end.
+                for link in (f.targets or {}).get("links", []) or []:
+                    p = _parse_link(str(link))
+                    if p and p[0] in node_region and node_region[p[0]] == node_region.get(p[1]):
+                        for node in p:
+                            tags = node_faults.setdefault(node, [])
+                            if f"{f.id} {f.kind}" not in tags:
+                                tags.append(f"{f.id} {f.kind}")
     for name, st in (link_state or {}).items():
         if not isinstance(st, dict):
             continue  # e.g. {"error": "..."} when the link API was unreachable at the end

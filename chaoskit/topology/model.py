@@ -29,6 +29,10 @@ class Latency:
         return self.rtt_ms / 2.0
 
 
+# Two data centres of one city: about 0.5-2 ms apart (metro fibre); 1 ms by default.
+DEFAULT_ZONE_RTT = Latency(1.0, 0.1)
+
+
 @dataclass(frozen=True)
 class Zone:
     name: str
@@ -58,6 +62,10 @@ class Topology:
     clients: dict[str, int]  # region name -> number of load users placed there
     # RTT between two regions, keyed by the sorted pair (a, b) with a < b.
     latency: dict[tuple[str, str], Latency] = field(default_factory=dict)
+    # RTT between two zones (data centres) of one region, keyed like `latency`;
+    # pairs not given use `zone_default` (same-city data centres).
+    zone_latency: dict[tuple[str, str], Latency] = field(default_factory=dict)
+    zone_default: Latency = field(default_factory=lambda: DEFAULT_ZONE_RTT)
 
     def region(self, name: str) -> Region:
         for r in self.regions:
@@ -83,9 +91,26 @@ class Topology:
             return Latency(0.0, 0.0)
         return self.latency[(a, b) if a < b else (b, a)]
 
+    def zone_rtt(self, a: str, b: str) -> Latency:
+        """RTT between two zones of one region (zero inside a zone)."""
+        if a == b:
+            return Latency(0.0, 0.0)
+        return self.zone_latency.get((a, b) if a < b else (b, a), self.zone_default)
+
+    def node_rtt(self, a: str, b: str) -> Latency:
+        """RTT between two nodes: their regions', or their zones' inside one region."""
+        na, nb = self.node(a), self.node(b)
+        if na.region != nb.region:
+            return self.rtt(na.region, nb.region)
+        return self.zone_rtt(na.zone, nb.zone)
+
     @property
     def region_names(self) -> list[str]:
         return [r.name for r in self.regions]
+
+    @property
+    def zone_names(self) -> list[str]:
+        return [z.name for r in self.regions for z in r.zones]
 
 
 @dataclass(frozen=True)
@@ -99,7 +124,13 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class LinkSpec:
-    """One Toxiproxy proxy: how region `source_region` reaches port `port` of `dest_node`."""
+    """One Toxiproxy proxy: how region `source_region` reaches port `port` of `dest_node`.
+
+    A *node link* (`source_node` set) carries one node's traffic to one peer: the
+    local backend gives every node its own link to every peer, so nodes of one
+    region, even of one zone, can be separated. A *client link* (`source_node`
+    None) carries the load clients of `source_region`.
+    """
 
     name: str
     source_region: str
@@ -109,6 +140,13 @@ class LinkSpec:
     listen: Endpoint  # where the proxy listens (as the link server binds it)
     upstream: Endpoint  # the node's real address, as the link server reaches it
     latency: Latency  # RTT of the pair; each direction carries half
+    source_node: str | None = None  # set on node links
+    source_zone: str | None = None  # the source node's zone (node links)
+    dest_zone: str = ""
+
+    @property
+    def crosses_regions(self) -> bool:
+        return self.source_region != self.dest_region
 
 
 @dataclass
@@ -120,10 +158,12 @@ class AddressPlan:
     then by port name.
 
     `node_bind`: where each node really listens (as its backend binds it).
-    `links`: one LinkSpec per (source region, destination node outside it, port).
+    `links`: keyed (source, destination node, port); the source is a region for
+      client links, a node for node links (see LinkSpec).
     `inside`: per node, how THAT node reaches every node, itself included
-      (direct inside its region, through its region's link otherwise). This is
-      what a system adapter writes into a node's peer map.
+      (local backend: through its own node link to each peer; docker: direct
+      inside its region, through its region's link otherwise). This is what a
+      system adapter writes into a node's peer map.
     `outside`: per client region, how a load client on the harness's host reaches
       every node. Identical to `inside` of that region's nodes in the local
       backend; in the docker backend the host uses container IPs, not DNS names.
@@ -145,16 +185,28 @@ class AddressPlan:
         port = port or self.ports[0]
         return {node: eps[port] for node, eps in self.outside[region].items()}
 
+    # The three below are about a region's border: links inside the region (node
+    # links between region-mates, its clients' links to its own nodes) are left out.
     def links_into(self, region: str) -> list[LinkSpec]:
-        return [s for s in self.links.values() if s.dest_region == region]
+        return [s for s in self.links.values() if s.dest_region == region and s.crosses_regions]
 
     def links_out_of(self, region: str) -> list[LinkSpec]:
-        return [s for s in self.links.values() if s.source_region == region]
+        return [s for s in self.links.values() if s.source_region == region and s.crosses_regions]
 
     def links_touching(self, region: str) -> list[LinkSpec]:
-        return [s for s in self.links.values() if region in (s.source_region, s.dest_region)]
+        return [
+            s
+            for s in self.links.values()
+            if region in (s.source_region, s.dest_region) and s.crosses_regions
+        ]
+
+    @property
+    def node_links(self) -> list[LinkSpec]:
+        return [s for s in self.links.values() if s.source_node is not None]
 
 
-def link_name(source_region: str, dest_node: str, port: str) -> str:
-    """The Toxiproxy proxy name of a link (stable: faults and reports refer to it)."""
-    return f"{source_region}->{dest_node}:{port}"
+def link_name(source: str, dest_node: str, port: str) -> str:
+    """The Toxiproxy proxy name of a link (stable: faults and reports refer to it).
+
+    `source` is a region (client link) or a node (node link)."""
+    return f"{source}->{dest_node}:{port}"

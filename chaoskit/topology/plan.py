@@ -74,8 +74,9 @@ def build_topology(
     `regions`: name -> RegionDef, or a mapping {"location": ..., "zones": {...}},
     or a plain node count (location = region name, one zone "<region>-dc1").
     `clients`: load users per region (missing regions get `clients_per_region`).
-    `latency`: RTT overrides per region pair (either order); every other pair
-    comes from `geo.rtt` of the two regions' locations.
+    `latency`: RTT overrides per region pair or per pair of zones of one region
+    (either order); every other region pair comes from `geo.rtt` of the two
+    regions' locations, every other zone pair is `DEFAULT_ZONE_RTT`.
     Raises ValueError (unknown region in clients/latency, bad counts) and
     geo.UnknownLocationError.
     """
@@ -116,10 +117,22 @@ def build_topology(
     client_map = {r: clients.get(r, clients_per_region) for r in defs}
 
     overrides: dict[tuple[str, str], Latency] = {}
+    zone_overrides: dict[tuple[str, str], Latency] = {}
     for (a, b), lat in (latency or {}).items():
+        if a in zone_owner and b in zone_owner:
+            if zone_owner[a] != zone_owner[b]:
+                raise ValueError(
+                    f"latency: zones {a!r} and {b!r} are in different regions; "
+                    "give the latency of their regions instead"
+                )
+            zone_overrides[_pair(a, b)] = lat
+            continue
         for r in (a, b):
             if r not in defs:
-                raise ValueError(f"latency: unknown region {r!r}; regions: {', '.join(defs)}")
+                raise ValueError(
+                    f"latency: unknown region or zone {r!r}; regions: {', '.join(defs)}; "
+                    f"zones: {', '.join(zone_owner)}"
+                )
         overrides[_pair(a, b)] = lat
 
     matrix: dict[tuple[str, str], Latency] = {}
@@ -128,7 +141,13 @@ def build_topology(
         for b in names[i + 1 :]:
             key = _pair(a, b)
             matrix[key] = overrides.get(key) or geo.rtt(defs[a].location, defs[b].location)
-    return Topology(regions=region_objs, nodes=nodes, clients=client_map, latency=matrix)
+    return Topology(
+        regions=region_objs,
+        nodes=nodes,
+        clients=client_map,
+        latency=matrix,
+        zone_latency=zone_overrides,
+    )
 
 
 def _ephemeral_low() -> int:
@@ -173,10 +192,12 @@ def local_plan(
 ) -> AddressPlan:
     """Every node port and every link on its own port of `host` (see module doc).
 
-    One link per (source region, node in ANOTHER region, port), carrying
-    topology.rtt(source, node's region). `inside[node]` reaches peers of its own
-    region (and itself) directly and every other node through its region's link;
-    `outside[region]` is the same view for a client in `region`. `allocate` (a
+    Node links: one per (node, peer, port), carrying topology.node_rtt (the
+    regions' RTT, the zones' inside a region, 0 inside a zone): every node reaches
+    every peer through its own link, so any two nodes can be separated.
+    Client links: one per (region, node, port), carrying the regions' RTT (0 for
+    the region's own nodes). `inside[node]` is the node's own links (itself
+    direct); `outside[region]` is the client links of `region`. `allocate` (a
     callable returning a fresh port) replaces the default allocator.
     """
     if not ports:
@@ -187,34 +208,49 @@ def local_plan(
 
     node_bind = {n.name: {p: Endpoint(host, allocate()) for p in ports} for n in topology.nodes}
     links: dict[tuple[str, str, str], LinkSpec] = {}
-    for src in topology.region_names:
-        for n in topology.nodes:
-            if n.region == src:
-                continue
-            for p in ports:
-                links[(src, n.name, p)] = LinkSpec(
-                    name=link_name(src, n.name, p),
-                    source_region=src,
-                    dest_node=n.name,
-                    dest_region=n.region,
-                    port=p,
-                    listen=Endpoint(host, allocate()),
-                    upstream=node_bind[n.name][p],
-                    latency=topology.rtt(src, n.region),
-                )
 
-    def view(region: str) -> dict[str, dict[str, Endpoint]]:
-        return {
-            n.name: {
-                p: node_bind[n.name][p] if n.region == region else links[(region, n.name, p)].listen
+    def add(source: str, src: Node | None, region: str, dest: Node, p: str, lat: Latency) -> None:
+        links[(source, dest.name, p)] = LinkSpec(
+            name=link_name(source, dest.name, p),
+            source_region=region,
+            dest_node=dest.name,
+            dest_region=dest.region,
+            port=p,
+            listen=Endpoint(host, allocate()),
+            upstream=node_bind[dest.name][p],
+            latency=lat,
+            source_node=src.name if src else None,
+            source_zone=src.zone if src else None,
+            dest_zone=dest.zone,
+        )
+
+    for src_region in topology.region_names:
+        for n in topology.nodes:
+            for p in ports:
+                add(src_region, None, src_region, n, p, topology.rtt(src_region, n.region))
+    for me in topology.nodes:
+        for peer in topology.nodes:
+            if peer.name != me.name:
+                lat = topology.node_rtt(me.name, peer.name)
+                for p in ports:
+                    add(me.name, me, me.region, peer, p, lat)
+
+    inside = {
+        me.name: {
+            peer.name: {
+                p: node_bind[me.name][p]
+                if peer.name == me.name
+                else links[(me.name, peer.name, p)].listen
                 for p in ports
             }
-            for n in topology.nodes
+            for peer in topology.nodes
         }
-
-    outside = {r: view(r) for r in topology.region_names}
-    # Separate dicts per node: a caller adjusting one node's view must not change others'.
-    inside = {n.name: view(n.region) for n in topology.nodes}
+        for me in topology.nodes
+    }
+    outside = {
+        r: {n.name: {p: links[(r, n.name, p)].listen for p in ports} for n in topology.nodes}
+        for r in topology.region_names
+    }
     return AddressPlan(
         ports=tuple(ports), node_bind=node_bind, links=links, inside=inside, outside=outside
     )

@@ -104,6 +104,7 @@ def validate_source(
         v.err(("description",), f"description must be text; got {show(description)}")
         description = ""
     backend = v.choice(("backend",), data.get("backend", "local"), BACKENDS, "backend")
+    v.backend = backend
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         v.err(("seed",), f"seed must be a whole number; got {show(seed)}")

@@ -79,6 +79,7 @@ class Context:
         self.nodes: list[str] = []
         self.clients: dict[str, int] = {}
         self.adapter_cls: Any = None
+        self.backend: str | None = None
         self.system_kind = "geokv"
         self.duration_s = 30.0
         self.workload = "register"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from chaoskit.experiment import fault_rules
 from chaoskit.experiment import faults_schema as fs
 from chaoskit.experiment.source import PathT
 from chaoskit.experiment.spec import (
@@ -84,6 +85,8 @@ def param_value(v: Context, path: PathT, p: fs.Param, value: Any) -> Any:
             path, value, lo=p.min, hi=p.max, lo_exclusive=p.min_exclusive, integer=t == "int"
         )
         return None if x is None else (int(x) if t == "int" else float(x))
+    if t in fault_rules.PARAM_TYPES:
+        return fault_rules.param(v, path, p, value)
     raise AssertionError(
         f"faults_schema: unknown parameter type {t!r}"
     )  # a table bug, not user input
@@ -160,6 +163,7 @@ def fault_entry(
         for param, message in rule(params, v.regions):
             v.err((*path, param), message)
             ok = False
+    ok = fault_rules.check(v, path, name, params) and ok
     if fd.clock and v.adapter_cls is not None and not v.adapter_cls.supports_clock_skew:
         v.err((*path, "fault"), _clock_skew_refusal(name, v.system_kind, v.adapter_cls))
         ok = False

@@ -161,16 +161,22 @@ def topology_section(v: Context, raw: Any) -> Topology | None:
         )
     for key, val in (lraw or {}).items() if isinstance(lraw, dict) else ():
         lp = (*path, "latency", key)
-        pair = _split_pair(str(key), v.regions)
+        pair = _split_pair(str(key), v.regions + v.zones)
+        zone_pair = pair is not None and pair[0] in v.zones and pair[1] in v.zones
+        if zone_pair and zone_owner[pair[0]] != zone_owner[pair[1]]:
+            v.err(
+                lp,
+                f"zones {pair[0]!r} and {pair[1]!r} are in different regions; give the latency of their regions",
+            )
+            continue
         if (
             pair is None
-            or pair[0] not in v.regions
-            or pair[1] not in v.regions
             or pair[0] == pair[1]
+            or not (zone_pair or (pair[0] in v.regions and pair[1] in v.regions))
         ):
             v.err(
                 lp,
-                f'{key!r} does not name two different regions; write "A-B" (or "A/B") with A, B among {", ".join(v.regions)}',
+                f'{key!r} does not name two different regions, nor two zones of one region; write "A-B" (or "A/B") with A, B among {", ".join(v.regions)} (or among the zones {", ".join(v.zones)})',
             )
             continue
         if isinstance(val, str | int | float) and not isinstance(val, bool):

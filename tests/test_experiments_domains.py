@@ -1,0 +1,32 @@
+"""The zone and majorities-ring experiments, run for real (bounded short runs):
+a lost data centre leaves its city serving; a majorities ring keeps geokv quorum
+linearizable and is caught on geokv lww."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_engine_experiments import row, rto, run
+
+
+@pytest.mark.slow
+def test_zone_lost_city_keeps_serving(tmp_path: Path) -> None:
+    code, _, check, events = run("zone-lost", tmp_path, "load.duration=12s", "schedule.0.for=6s")
+    assert code == 0, check["failures"]
+    assert check["linearizability"]["verdict"] == "linearizable"
+    assert row(check, "beijing", "during")["success_rate"] > 0.9
+    assert rto(check, "f1", "beijing") < 1.0
+    applied = next(e for e in events if e["event"] == "apply")
+    assert applied["targets"]["zones"] == ["bj-dc1"]
+    assert "beijing->beijing-1:http" in applied["targets"]["links"]
+    assert "beijing->beijing-3:http" not in applied["targets"]["links"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode,code", [("quorum", 0), ("lww", 1)])
+def test_majorities_ring(tmp_path: Path, mode: str, code: int) -> None:
+    got, _, check, _ = run("majorities-ring", tmp_path, f"system.mode={mode}", "load.duration=10s")
+    assert got == code
+    verdict = check["linearizability"]["verdict"]
+    assert verdict == ("linearizable" if mode == "quorum" else "not-linearizable")
