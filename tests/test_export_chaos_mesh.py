@@ -37,6 +37,7 @@ PORTS = {"geokv": {"http": 8080}, "etcd": {"client": 2379, "peer": 2380}}
 REFUSED = {
     "etcd-two-cities-degrade": "degrade-quorum",
     "two-cities-three-centres": "degrade-quorum",
+    "majorities-ring": "majorities-ring",
 }
 
 
