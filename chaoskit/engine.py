@@ -49,6 +49,7 @@ class RunResult:
     error: str | None = None
     interrupted: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    teardown: Any = None  # the backend's TeardownReport: what was removed, what was not
 
 
 class _Signals:
@@ -60,6 +61,7 @@ class _Signals:
         self.event = threading.Event()
         self.raise_now = False
         self.on_hurry: list[Any] = []
+        self.on_abandon: list[Any] = []  # run before a third signal exits at once
         self._old: dict[int, Any] = {}
 
     def install(self) -> None:
@@ -84,6 +86,11 @@ class _Signals:
                 except Exception:
                     pass
         if self.count >= 3:
+            for fn in self.on_abandon:
+                try:
+                    fn()
+                except Exception:
+                    pass
             os._exit(EXIT_BROKEN)
         if self.raise_now:
             self.raise_now = False
@@ -298,6 +305,11 @@ def run_experiment(
                 cluster.ctx.ready_timeout_s = 1.0
 
     sig.on_hurry.append(hurry)
+    sig.on_abandon.append(
+        lambda: os.write(
+            2, f"chaoskit: teardown abandoned; `chaoskit clean --run {run.run_id}`\n".encode()
+        )
+    )
     try:
         # ---- topology up: backend, links, nodes ready -----------------------------
         progress.set_phase("bringing the topology up")
@@ -404,6 +416,7 @@ def run_experiment(
                 load.stop_within(0.5 if sig.count >= 2 else LOAD_STOP_BOUND_S)
             if cluster is not None:
                 teardown_errors += cluster.down("teardown")
+                result.teardown = cluster.teardown
         except Exception as e:  # never let cleanup hide the first error
             teardown_errors.append(f"teardown: {e}")
         if metrics is not None:
