@@ -194,7 +194,7 @@ def test_docker_teardown_with_a_wedged_engine_is_bounded_and_names_the_rest(need
     from chaoskit.backends.clean_cli import clean
     from chaoskit.backends.docker.backend import DockerBackend
     from chaoskit.backends.docker.teardown import Deadlines
-    from chaoskit.backends.docker.testing import leftovers
+    from chaoskit.testing.docker import leftovers
     from chaoskit.topology.plan import build_topology
 
     topo = build_topology({"solo": {"location": "beijing", "zones": {"solo-a": 1}}})
@@ -227,7 +227,7 @@ def test_docker_teardown_with_a_wedged_engine_is_bounded_and_names_the_rest(need
 def test_docker_network_with_a_stranger_attached_is_still_removed(need_docker, tmp_path):
     from chaoskit.backends.docker.backend import DockerBackend
     from chaoskit.backends.docker.labels import network_name
-    from chaoskit.backends.docker.testing import leftovers
+    from chaoskit.testing.docker import leftovers
     from chaoskit.topology.plan import build_topology
 
     topo = build_topology({"solo": {"location": "beijing", "zones": {"solo-a": 1}}})
