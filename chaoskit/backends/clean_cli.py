@@ -63,7 +63,7 @@ def clean_docker(
             removed_runs.add(lbls[RUN_LABEL])
         return False
 
-    for c in client.containers.list(all=True, filters={"label": flt}):
+    for c in client.containers.list(all=True, filters={"label": flt}, ignore_removed=True):
         if keep(c.labels):
             continue
         with contextlib.suppress(Exception):

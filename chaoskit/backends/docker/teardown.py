@@ -79,7 +79,7 @@ def teardown_run(client: Any, run_id: str, td: Teardown, deadlines: Deadlines) -
 
     containers = td.step(
         "list containers",
-        lambda: client.containers.list(all=True, filters=flt),
+        lambda: client.containers.list(all=True, filters=flt, ignore_removed=True),
         limit(deadlines.list_s),
     )
     if containers is None:
@@ -112,7 +112,10 @@ def teardown_run(client: Any, run_id: str, td: Teardown, deadlines: Deadlines) -
 
     # What is still there, whatever the steps above believed.
     def still_present() -> list[str]:
-        out = [f"container {c.name}" for c in client.containers.list(all=True, filters=flt)]
+        out = [
+            f"container {c.name}"
+            for c in client.containers.list(all=True, filters=flt, ignore_removed=True)
+        ]
         out += [f"network {n.name}" for n in client.networks.list(filters=flt)]
         out += [f"volume {v.name}" for v in client.volumes.list(filters=flt)]
         return out
