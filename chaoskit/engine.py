@@ -223,10 +223,15 @@ def _start_live_metrics(
     return metrics
 
 
-def _wait_for_load(load: Any, sig: _Signals, duration_s: float, run: RunDir) -> None:
-    """Until the load ends by itself (or a signal asks us to stop it, within bounds)."""
+def _wait_for_load(
+    load: Any, sig: _Signals, duration_s: float, run: RunDir, watch: Any = None
+) -> None:
+    """Until the load ends by itself (or a signal asks us to stop it, within bounds).
+    A link server that stopped answering (`watch`, a LinkWatch) ends the run broken."""
     deadline = time.monotonic() + duration_s + 60.0
     while load.alive() and not sig.stopped:
+        if watch is not None and watch.reason:
+            raise RuntimeError(watch.reason)
         if time.monotonic() > deadline:
             raise RuntimeError(f"the load did not end within {duration_s + 60:.0f} s")
         sig.event.wait(0.2)
@@ -295,6 +300,7 @@ def run_experiment(
     load = None
     sched: Scheduler | None = None
     metrics = None
+    watch = None
     link_state: dict | None = None
     teardown_errors: list[str] = []
 
@@ -355,7 +361,11 @@ def run_experiment(
         )
         sched.start()
         roles = RoleWatch(adapter, cluster.system, events).start()
-        _wait_for_load(load, sig, experiment.load.duration_s, run)
+        from chaoskit.watchdog import LinkWatch
+
+        watch = LinkWatch(cluster.api_url).start()
+        _wait_for_load(load, sig, experiment.load.duration_s, run, watch)
+        watch.stop()
         sched.stop()
         events.emit("load-stop", interrupted=sig.stopped)
 
@@ -419,6 +429,8 @@ def run_experiment(
                 result.teardown = cluster.teardown
         except Exception as e:  # never let cleanup hide the first error
             teardown_errors.append(f"teardown: {e}")
+        if watch is not None:
+            watch.stop()
         if metrics is not None:
             try:
                 metrics.stop()
