@@ -27,7 +27,7 @@ def _events(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in p.read_text().splitlines() if line.strip().endswith("}")]
 
 
-def _start_run(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path]:
+def _start_run(tmp_path: Path, **popen: object) -> tuple[subprocess.Popen, Path, Path]:
     results, registry = tmp_path / "results", tmp_path / "registry"
     proc = subprocess.Popen(
         [
@@ -49,6 +49,7 @@ def _start_run(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path]:
         text=True,
         env=dict(os.environ, CHAOSKIT_LOCAL_REGISTRY=str(registry)),
         start_new_session=True,
+        **popen,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -100,6 +101,27 @@ def test_a_dead_part_of_the_harness_breaks_the_run_cleanly(
         time.sleep(0.2)
         assert not [k for k in kids if alive(k)], "processes left behind"
         assert not list(registry.glob("*/pids/*.json")), "the pid registry is emptied"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_ctrl_c_reaches_a_run_started_with_sigint_ignored(tmp_path: Path) -> None:
+    """A run started as a background job of a non-interactive shell (a CI script's
+    `chaoskit run ... &`) inherits SIGINT ignored; chaoskit installs its own handler,
+    so Ctrl-C still stops it cleanly instead of being lost."""
+    proc, run_dir, registry = _start_run(
+        tmp_path, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)
+    )
+    try:
+        kids = descendants(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 3, (out, err)
+        assert "interrupted by SIGINT" in (run_dir / "INCOMPLETE").read_text()
+        time.sleep(0.2)
+        assert not [k for k in kids if alive(k)], "processes left behind"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
