@@ -87,7 +87,11 @@ class Cluster:
 
         nodes = [n.name for n in self.topology.nodes]
         self.system = SystemContext(
-            topology=self.topology, plan=self.plan, backend=self.backend, members=list(nodes)
+            topology=self.topology,
+            plan=self.plan,
+            backend=self.backend,
+            members=list(nodes),
+            events=self.events,
         )
         self.ctx = FaultContext(
             topology=self.topology,
