@@ -17,7 +17,8 @@ SIGINT (or SIGTERM) at a random moment. After every run the soak counts:
 - run-time drift: wall time of the uninterrupted runs, first vs last third.
 
 Prints one line per run and a table of figures at the end; exit 1 if anything
-was left behind or a verdict was unexpected.
+was left behind, a verdict was unexpected or changed. The runs' results stay in
+the printed directory (remove it when done).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ CHAOSKIT = str(Path(sys.executable).parent / "chaoskit")
 # experiment, its short-run overrides, expected exit code when not interrupted
 LOCAL = [
     ("smoke.yaml", ["load.duration=6s", "schedule.0.at=1s", "schedule.0.for=3s"], 0),
-    ("unitised.yaml", ["load.duration=6s"], None),
+    ("unitised.yaml", ["load.duration=8s", "schedule.0.at=2s", "schedule.0.for=4s"], 0),
 ]
 DOCKER = [
     ("smoke.yaml", ["load.duration=6s", "schedule.0.at=1s", "schedule.0.for=3s"], 0),
@@ -156,35 +157,35 @@ def soak(n_local: int, n_docker: int, seed: int, share: float) -> Figures:
     first: dict[str, int] = {}
     plan = [("local", LOCAL[i % len(LOCAL)]) for i in range(n_local)]
     plan += [("docker", DOCKER[i % len(DOCKER)]) for i in range(n_docker)]
-    with tempfile.TemporaryDirectory(prefix="soak-results-") as results:
-        for i, (backend, (exp, sets, expected)) in enumerate(plan):
-            interrupt_at = rng.uniform(0.5, 8.0) if rng.random() < share else None
-            sig = rng.choice([signal.SIGINT, signal.SIGTERM])
-            code, took, run_dir, left = one_run(
-                backend, exp, sets, Path(results), interrupt_at, sig
-            )
-            key = f"{backend} {exp}"
-            fig.runs += 1
-            what = "ran"
-            if interrupt_at is not None and code == 3:
-                fig.interrupted += 1
-                what = f"{signal.Signals(sig).name} at {interrupt_at:.1f}s"
-                if run_dir is not None and not (run_dir / "INCOMPLETE").exists():
-                    fig.unexpected.append(f"run {i}: interrupted without INCOMPLETE")
-            elif code == 3:
-                fig.unexpected.append(f"run {i} ({key}): broken (exit 3) {run_dir}")
-            else:
-                fig.times.setdefault(key, []).append(took)
-                if expected is not None and code != expected:
-                    fig.unexpected.append(f"run {i} ({key}): exit {code}, expected {expected}")
-                if first.setdefault(key, code) != code:
-                    fig.verdict_changes += 1
-            fig.leftovers += [f"run {i}: {x}" for x in left]
-            print(
-                f"{i:3d} {key:24s} {what:18s} exit {code} {took:6.1f}s"
-                + (f"  LEFT {left}" if left else ""),
-                flush=True,
-            )
+    # Kept: the results of a surprising run are what explains it.
+    results = tempfile.mkdtemp(prefix="chaoskit-soak-results-")
+    print(f"results in {results}", flush=True)
+    for i, (backend, (exp, sets, expected)) in enumerate(plan):
+        interrupt_at = rng.uniform(0.5, 8.0) if rng.random() < share else None
+        sig = rng.choice([signal.SIGINT, signal.SIGTERM])
+        code, took, run_dir, left = one_run(backend, exp, sets, Path(results), interrupt_at, sig)
+        key = f"{backend} {exp}"
+        fig.runs += 1
+        what = "ran"
+        if interrupt_at is not None and code == 3:
+            fig.interrupted += 1
+            what = f"{signal.Signals(sig).name} at {interrupt_at:.1f}s"
+            if run_dir is not None and not (run_dir / "INCOMPLETE").exists():
+                fig.unexpected.append(f"run {i}: interrupted without INCOMPLETE")
+        elif code == 3:
+            fig.unexpected.append(f"run {i} ({key}): broken (exit 3) {run_dir}")
+        else:
+            fig.times.setdefault(key, []).append(took)
+            if expected is not None and code != expected:
+                fig.unexpected.append(f"run {i} ({key}): exit {code}, expected {expected}")
+            if first.setdefault(key, code) != code:
+                fig.verdict_changes += 1
+        fig.leftovers += [f"run {i}: {x}" for x in left]
+        print(
+            f"{i:3d} {key:24s} {what:18s} exit {code} {took:6.1f}s"
+            + (f"  LEFT {left}" if left else ""),
+            flush=True,
+        )
     return fig
 
 
@@ -211,7 +212,7 @@ def main() -> int:
             f"run time {key}: n={len(ts)} mean {sum(ts) / len(ts):.1f}s, "
             f"first third {head:.1f}s, last third {tail:.1f}s, drift {tail / head:.2f}x"
         )
-    return 1 if fig.unexpected or fig.leftovers else 0
+    return 1 if fig.unexpected or fig.leftovers or fig.verdict_changes else 0
 
 
 if __name__ == "__main__":
