@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from chaoskit.backends.base import Backend
+from chaoskit.backends.teardown import TeardownReport
 from chaoskit.events import EventLog
 from chaoskit.faults.base import FaultContext
 from chaoskit.faults.manager import FaultHandle, FaultManager
@@ -65,6 +66,7 @@ class Cluster:
         self.ctx: FaultContext | None = None
         self.api_url: str | None = None
         self.timings: dict[str, float] = {}
+        self.teardown: TeardownReport | None = None
         self._down = False
 
     # -- lifecycle --------------------------------------------------------------------
@@ -85,7 +87,11 @@ class Cluster:
 
         nodes = [n.name for n in self.topology.nodes]
         self.system = SystemContext(
-            topology=self.topology, plan=self.plan, backend=self.backend, members=list(nodes)
+            topology=self.topology,
+            plan=self.plan,
+            backend=self.backend,
+            members=list(nodes),
+            events=self.events,
         )
         self.ctx = FaultContext(
             topology=self.topology,
@@ -125,7 +131,9 @@ class Cluster:
         return "\n".join(parts)
 
     def down(self, source: str = "teardown") -> list[str]:
-        """Heal every active fault, then stop everything. Returns heal errors."""
+        """Heal every active fault, then stop everything. Returns heal errors, plus one
+        error naming what the backend could not remove (and the command that does).
+        `self.teardown` keeps the backend's report of what it removed."""
         errors: list[str] = []
         if self.faults is not None:
             self.ctx.tearing_down = True  # everything stops next: do not wait for restarts
@@ -135,7 +143,12 @@ class Cluster:
             try:
                 self._remove_links_from_external_server()
             finally:
-                self.backend.down()
+                report = self.backend.down()
+            if isinstance(report, TeardownReport):
+                self.teardown = report
+                self.events.emit("teardown", **report.to_dict())
+                if not report.complete:
+                    errors.append(report.summary())
         return errors
 
     def _remove_links_from_external_server(self) -> None:

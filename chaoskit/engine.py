@@ -49,6 +49,7 @@ class RunResult:
     error: str | None = None
     interrupted: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    teardown: Any = None  # the backend's TeardownReport: what was removed, what was not
 
 
 class _Signals:
@@ -60,6 +61,7 @@ class _Signals:
         self.event = threading.Event()
         self.raise_now = False
         self.on_hurry: list[Any] = []
+        self.on_abandon: list[Any] = []  # run before a third signal exits at once
         self._old: dict[int, Any] = {}
 
     def install(self) -> None:
@@ -84,6 +86,11 @@ class _Signals:
                 except Exception:
                     pass
         if self.count >= 3:
+            for fn in self.on_abandon:
+                try:
+                    fn()
+                except Exception:
+                    pass
             os._exit(EXIT_BROKEN)
         if self.raise_now:
             self.raise_now = False
@@ -216,10 +223,15 @@ def _start_live_metrics(
     return metrics
 
 
-def _wait_for_load(load: Any, sig: _Signals, duration_s: float, run: RunDir) -> None:
-    """Until the load ends by itself (or a signal asks us to stop it, within bounds)."""
+def _wait_for_load(
+    load: Any, sig: _Signals, duration_s: float, run: RunDir, watch: Any = None
+) -> None:
+    """Until the load ends by itself (or a signal asks us to stop it, within bounds).
+    A link server that stopped answering (`watch`, a LinkWatch) ends the run broken."""
     deadline = time.monotonic() + duration_s + 60.0
     while load.alive() and not sig.stopped:
+        if watch is not None and watch.reason:
+            raise RuntimeError(watch.reason)
         if time.monotonic() > deadline:
             raise RuntimeError(f"the load did not end within {duration_s + 60:.0f} s")
         sig.event.wait(0.2)
@@ -288,6 +300,7 @@ def run_experiment(
     load = None
     sched: Scheduler | None = None
     metrics = None
+    watch = None
     link_state: dict | None = None
     teardown_errors: list[str] = []
 
@@ -298,6 +311,11 @@ def run_experiment(
                 cluster.ctx.ready_timeout_s = 1.0
 
     sig.on_hurry.append(hurry)
+    sig.on_abandon.append(
+        lambda: os.write(
+            2, f"chaoskit: teardown abandoned; `chaoskit clean --run {run.run_id}`\n".encode()
+        )
+    )
     try:
         # ---- topology up: backend, links, nodes ready -----------------------------
         progress.set_phase("bringing the topology up")
@@ -343,7 +361,11 @@ def run_experiment(
         )
         sched.start()
         roles = RoleWatch(adapter, cluster.system, events).start()
-        _wait_for_load(load, sig, experiment.load.duration_s, run)
+        from chaoskit.watchdog import LinkWatch
+
+        watch = LinkWatch(cluster.api_url).start()
+        _wait_for_load(load, sig, experiment.load.duration_s, run, watch)
+        watch.stop()
         sched.stop()
         events.emit("load-stop", interrupted=sig.stopped)
 
@@ -404,8 +426,11 @@ def run_experiment(
                 load.stop_within(0.5 if sig.count >= 2 else LOAD_STOP_BOUND_S)
             if cluster is not None:
                 teardown_errors += cluster.down("teardown")
+                result.teardown = cluster.teardown
         except Exception as e:  # never let cleanup hide the first error
             teardown_errors.append(f"teardown: {e}")
+        if watch is not None:
+            watch.stop()
         if metrics is not None:
             try:
                 metrics.stop()

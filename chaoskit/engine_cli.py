@@ -94,6 +94,8 @@ def _summary(console: Console, result: RunResult, experiment: Any) -> None:
     for k, v in result.timings.items():
         # engine phase timings are keyed like "nodes_ready_s"
         t.add_row("time: " + k.removesuffix("_s").replace("_", " "), f"{v:.2f} s")
+    if result.teardown is not None:
+        t.add_row("teardown", escape(result.teardown.summary()))
     t.add_row("results", str(result.run_dir))
     console.print(t)
 
@@ -208,6 +210,8 @@ def run(
         _summary(console, result, experiment)
     elif result.error:
         err.print(result.error, markup=False, highlight=False, soft_wrap=True)
+    if quiet and result.teardown is not None and not result.teardown.complete:
+        err.print(result.teardown.summary(), markup=False, highlight=False, soft_wrap=True)
     # The results directory is the last line on stdout: scripts can pick it up.
     if result.run_dir is not None:
         click.echo(str(result.run_dir))

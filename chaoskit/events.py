@@ -24,6 +24,7 @@ EVENT_KINDS = (
     "heal-failed",
     "load-stop",
     "final-reads",
+    "teardown",  # what the backend removed and what it could not (backends.teardown)
     "run-end",
     "note",
     "roles",

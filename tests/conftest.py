@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# A suite started as a background job of a non-interactive shell (as CI scripts often
+# start it) inherits SIGINT *ignored*, and so does every process a test starts: a
+# harness sent SIGINT by a test would not notice it, and the test would kill it
+# halfway through its teardown after waiting in vain. Tests that interrupt a
+# harness need Ctrl-C to reach it, as it does from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def need(what: str, ok: bool, how: str) -> None:

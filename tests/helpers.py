@@ -4,10 +4,15 @@ process tree below a pid, polling, and headless Chromium. Imported as `helpers`
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # The flags every headless run needs on this machine: no sandbox as root, no GPU,
@@ -84,3 +89,27 @@ def chromium(
     --screenshot=PATH, --dump-dom or --virtual-time-budget=MS."""
     cmd = ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, target]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+@contextlib.contextmanager
+def cpu_load(workers: int = 2) -> Iterator[subprocess.Popen]:
+    """Keep the machine busy while the block runs: `stress-ng --cpu N` (python busy
+    loops where stress-ng is missing), in its own process group, killed on exit.
+    Teardown paths are tested under it: a busy CI machine is where they are slow."""
+    if shutil.which("stress-ng"):
+        argv = ["stress-ng", "--cpu", str(workers), "--timeout", "600s", "--quiet"]
+    else:
+        code = (
+            "import os, sys\n"
+            f"for _ in range({workers} - 1):\n"
+            "    if os.fork() == 0: break\n"
+            "while True: pass\n"
+        )
+        argv = [sys.executable, "-c", code]
+    p = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL)
+    try:
+        yield p
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait()

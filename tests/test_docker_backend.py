@@ -5,6 +5,7 @@ idempotent and complete, atexit safety net, `chaoskit clean`."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import cpu_load
 
 from chaoskit.backends.base import NodeSpec
 from chaoskit.backends.docker.backend import short_run_id
@@ -121,18 +123,27 @@ time.sleep(60)
 def test_interrupted_run_removes_its_own_and_clean_removes_leftovers(need_docker, tmp_path):
     from chaoskit.backends.clean_cli import clean
 
-    # Ctrl-C (SIGINT -> KeyboardInterrupt) in the harness: atexit runs down().
+    # Ctrl-C (SIGINT -> KeyboardInterrupt) in the harness while the machine is busy:
+    # atexit runs down(), every step within its deadline.
     rid = f"t-int-{os.getpid()}-{time.monotonic_ns()}"
-    p = subprocess.Popen([sys.executable, "-c", SCRIPT, rid], stdout=subprocess.PIPE, text=True)
-    try:
-        assert p.stdout is not None and p.stdout.readline().strip() == "up"
-        assert len(leftovers(rid)) == 2
-        p.send_signal(2)
-        p.wait(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    with cpu_load(2):
+        p = subprocess.Popen(
+            [sys.executable, "-c", SCRIPT, rid],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert p.stdout is not None and p.stdout.readline().strip() == "up"
+            assert len(leftovers(rid)) == 2
+            p.send_signal(signal.SIGINT)
+            _, err = p.communicate(timeout=90)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert "KeyboardInterrupt" in err, err  # the signal reached it (not inherited as ignored)
+    assert "could NOT remove" not in err, err
     assert leftovers(rid) == []
 
     # A harness killed outright (SIGKILL) leaves its run behind: `chaoskit clean`.

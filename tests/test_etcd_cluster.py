@@ -96,3 +96,30 @@ def test_etcd_up_leader_client_degrade_restore(etcd_cluster):
     assert bj2.invoke("read", "k", None).value == 5  # the survivor's data, replicated back
     assert bj2.invoke("write", "k", 6).type == "ok"
     assert a.roles(ctx)["leader"][0] in ctx.members
+
+
+@pytest.mark.slow
+def test_learner_restart_is_recorded_and_a_second_failure_fails_loudly(etcd_cluster):
+    """A learner that cannot sync (its region still cut off) is restarted once, clean:
+    the restart is an event, and when it fails again the restore fails saying so —
+    the retry never hides a real restore failure."""
+    from chaoskit.events import EventLog
+
+    c = etcd_cluster
+    a, ctx = c.adapter, c.system
+    ctx.events = c.events = EventLog(None)
+    c.apply_fault("kill", {"target": {"region": "bj"}})
+    c.apply_fault("degrade-quorum", {"survivors": {"region": "xa"}})
+    assert ctx.members == ["xa-1"]
+    c.apply_fault("cut-region", {"region": "bj"})
+    a.options["restore_timeout_s"] = 9
+    t = time.monotonic()
+    with pytest.raises(RuntimeError, match="did not catch up within 9s even after a clean restart"):
+        a.restore_quorum(ctx, ["bj-1"])
+    assert time.monotonic() - t < 30
+    notes = [e for e in c.events._events if e.get("message") == "etcd-learner-restarted"]
+    assert [n["node"] for n in notes] == ["bj-1"], c.events._events
+    assert 2.5 < notes[0]["after_s"] < 9
+    # the cluster is left as it was: the learner removed, Xi'an alone serving
+    assert member_names(c) == ["xa-1"] and not c.backend.is_running("bj-1")
+    assert c.client("xa").invoke("write", "k", 1).type == "ok"

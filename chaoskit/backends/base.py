@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chaoskit.backends.teardown import TeardownReport
 from chaoskit.topology.model import AddressPlan, Topology
 
 
@@ -80,5 +81,7 @@ class Backend(ABC):
         after a crashed harness finds it too; backends without such a record ignore it."""
 
     @abstractmethod
-    def down(self) -> None:
-        """Stop every node and the link server, remove what up() created. Idempotent."""
+    def down(self) -> TeardownReport | None:
+        """Stop every node and the link server, remove what up() created, each step
+        within a deadline (chaoskit.backends.teardown); returns what was removed and
+        what could not be. Idempotent."""

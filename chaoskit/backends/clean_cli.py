@@ -3,6 +3,8 @@
 Docker: every container, network and volume labelled `chaoskit=1` (runs whose
 harness process is still alive are spared unless --force). Local backend: the
 processes of runs whose harness is gone (chaoskit.backends.local.cleanup_local_leftovers).
+`--run ID` limits both to one run: the command a teardown that could not remove
+everything prints.
 Images are a build cache and stay (`docker image prune` or `docker rmi` them).
 """
 
@@ -18,6 +20,9 @@ import click
 
 from chaoskit.backends.docker.backend import short_run_id
 from chaoskit.backends.docker.labels import LABEL, PID_LABEL, RUN_LABEL
+from chaoskit.backends.docker.teardown import remove_network
+
+NETWORK_REMOVAL_S = 20.0
 
 
 def _alive(pid_text: str | None) -> bool:
@@ -58,7 +63,7 @@ def clean_docker(
             removed_runs.add(lbls[RUN_LABEL])
         return False
 
-    for c in client.containers.list(all=True, filters={"label": flt}):
+    for c in client.containers.list(all=True, filters={"label": flt}, ignore_removed=True):
         if keep(c.labels):
             continue
         with contextlib.suppress(Exception):
@@ -68,7 +73,7 @@ def clean_docker(
         if keep(n.attrs.get("Labels")):
             continue
         with contextlib.suppress(Exception):
-            n.remove()
+            remove_network(n, NETWORK_REMOVAL_S)  # endpoints still attached: disconnected
             counts["networks"] += 1
     for v in client.volumes.list(filters={"label": flt}):
         if keep(v.attrs.get("Labels")):
@@ -105,11 +110,9 @@ def clean(run_id: str | None, force: bool) -> None:
             )
     except ImageError as e:
         click.echo(f"docker: skipped ({e})")
-    if run_id:
-        return
     from chaoskit.backends.local import cleanup_local_leftovers
 
-    done = cleanup_local_leftovers(force=force)
+    done = cleanup_local_leftovers(force=force, run_id=run_id)
     click.echo(f"local: {len(done)} leftover process(es) stopped")
     for line in done:
         click.echo(f"  {line}")

@@ -23,6 +23,8 @@ link-server process (``python -m chaoskit.links``).
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import os
 import shutil
@@ -38,6 +40,7 @@ from pathlib import Path
 
 from chaoskit.atomic import atomic_write_text
 from chaoskit.backends.base import Backend, NodeSpec
+from chaoskit.backends.teardown import Teardown, TeardownReport
 from chaoskit.procgroup import killpg_quiet
 from chaoskit.topology.model import AddressPlan, Topology
 from chaoskit.units import format_offset
@@ -243,6 +246,7 @@ class LocalBackend(Backend):
 
     def up(self, topology: Topology, plan: AddressPlan) -> str:
         self.plan_ = plan
+        atexit.register(self._down_at_exit)  # an interrupted harness still stops its own
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "logs").mkdir(exist_ok=True)
         self._write_owner()
@@ -411,35 +415,67 @@ class LocalBackend(Backend):
             raise RuntimeError(f"node {node} was not started under libfaketime")
         self._write_clock(cf, f"@{when}")
 
-    def down(self) -> None:
-        """Stop every node (in parallel, SIGTERM -> SIGKILL) and the link server."""
+    def down(self) -> TeardownReport:
+        """Stop every node (in parallel, SIGTERM -> SIGKILL) and the link server, each
+        step within a deadline; the report names any process that survived (its
+        registry entry is then kept, so `chaoskit clean --run ID` finds it)."""
+        with contextlib.suppress(Exception):
+            atexit.unregister(self._down_at_exit)
+        td = Teardown(self.name, self.run_id, forced=self.hurry, on_force=self._hurry)
         with self._lock:
-            procs = list(self._nodes.values())
-            grace = 0.0 if self.hurry else 2.0
-            for p in procs:
-                if p.popen.poll() is None:
-                    killpg_quiet(p.popen.pid, signal.SIGTERM)
-                    if p.paused:
-                        killpg_quiet(p.popen.pid, signal.SIGCONT)
-            deadline = time.monotonic() + grace
-            for p in procs:
-                left = max(0.0, deadline - time.monotonic())
-                try:
-                    p.popen.wait(timeout=left)
-                except subprocess.TimeoutExpired:
-                    pass
-            for p in procs:
-                self._terminate(p, 0.0)
-            if self._links is not None:
-                self._terminate(self._links, 0.0 if self.hurry else 1.0)
-            shutil.rmtree(self.registry, ignore_errors=True)
-            shutil.rmtree(self.run_dir / "pids", ignore_errors=True)
+            procs = [p for p in self._nodes.values() if p.popen.poll() is None]
+            td.step("stop nodes", lambda: self._stop_gracefully(procs), 5.0, optional=True)
+            if self._links is not None and self._links.popen.poll() is None:
+                procs.append(self._links)
+            td.removals(
+                {
+                    f"process {p.name} (pid {p.popen.pid})": (
+                        lambda p=p: self._terminate(p, 0.0 if self.hurry else 1.0)
+                    )
+                    for p in procs
+                },
+                15.0,
+            )
+            survivors = [p for p in procs if p.popen.poll() is None]
+            if not survivors:
+                shutil.rmtree(self.registry, ignore_errors=True)
+                shutil.rmtree(self.run_dir / "pids", ignore_errors=True)
             if not self.keep_data:
-                shutil.rmtree(self.run_dir / "data", ignore_errors=True)
+                td.step(
+                    "remove data",
+                    lambda: shutil.rmtree(self.run_dir / "data", ignore_errors=True),
+                    30.0,
+                )
+        return td.finish()
+
+    def _hurry(self) -> None:
+        self.hurry = True
+
+    def _down_at_exit(self) -> None:
+        report = self.down()
+        if not report.complete:
+            sys.stderr.write(f"chaoskit: {report.summary()}\n")
+
+    def _stop_gracefully(self, procs: list[_Proc]) -> None:
+        """SIGTERM every group at once and give them a shared grace period."""
+        for p in procs:
+            if p.popen.poll() is None:
+                killpg_quiet(p.popen.pid, signal.SIGTERM)
+                if p.paused:
+                    killpg_quiet(p.popen.pid, signal.SIGCONT)
+        deadline = time.monotonic() + (0.0 if self.hurry else 2.0)
+        for p in procs:
+            try:
+                p.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
 
 
-def cleanup_local_leftovers(root: Path | None = None, force: bool = False) -> list[str]:
-    """Kill processes left behind by local runs whose harness is gone.
+def cleanup_local_leftovers(
+    root: Path | None = None, force: bool = False, run_id: str | None = None
+) -> list[str]:
+    """Kill processes left behind by local runs whose harness is gone (of one run
+    with `run_id`).
 
     Returns one line per process killed. A run whose owner process is still alive
     is left alone (another run on this machine), unless `force`.
@@ -449,7 +485,7 @@ def cleanup_local_leftovers(root: Path | None = None, force: bool = False) -> li
     if not root.is_dir():
         return done
     for run in sorted(root.iterdir()):
-        if not run.is_dir():
+        if not run.is_dir() or (run_id is not None and run.name != run_id):
             continue
         owner_alive = False
         try:

@@ -64,6 +64,9 @@ class SystemContext:
     plan: AddressPlan
     backend: Backend
     members: list[str]  # current membership, updated by degrade/restore
+    # The run's EventLog (chaoskit.events), for what an adapter does on its own
+    # initiative (a retry, a restart) and must not hide; None outside a run.
+    events: Any = None
 
 
 class SystemAdapter(ABC):

@@ -18,7 +18,10 @@ def leftovers(run_id: str | None = None, client: Any = None) -> list[str]:
 
         client = docker_client()
     flt = {"label": f"{RUN_LABEL}={run_id}" if run_id else f"{LABEL}=1"}
-    out = [f"container {c.name}" for c in client.containers.list(all=True, filters=flt)]
+    out = [
+        f"container {c.name}"
+        for c in client.containers.list(all=True, filters=flt, ignore_removed=True)
+    ]
     out += [f"network {n.name}" for n in client.networks.list(filters=flt)]
     out += [f"volume {v.name}" for v in client.volumes.list(filters=flt)]
     return out
@@ -38,10 +41,12 @@ def compose_test_project() -> str:
 
 
 def _labelled(client: Any) -> list[tuple[str, str, dict[str, str]]]:
+    # ignore_removed: on a shared engine a container of another run may go between
+    # the listing and its inspection; that is not an error of the test.
     flt = {"label": f"{LABEL}=1"}
     out = [
         (c.id, f"container {c.name}", c.labels or {})
-        for c in client.containers.list(all=True, filters=flt)
+        for c in client.containers.list(all=True, filters=flt, ignore_removed=True)
     ]
     out += [
         (n.id, f"network {n.name}", n.attrs.get("Labels") or {})

@@ -2,8 +2,9 @@
 links container on every region network (docs/docker.md).
 
 Every resource is labelled `chaoskit=1` and `chaoskit.run=<run id>`; `down()`
-removes exactly the run's own (also registered with atexit, so an interrupted
-run cleans up), and `chaoskit clean` removes any leftovers of any run.
+removes exactly the run's own, each step within a deadline, and reports what it
+removed and what it could not (also registered with atexit, so an interrupted run
+cleans up), and `chaoskit clean` removes any leftovers of any run.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import atexit
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -25,12 +27,13 @@ import requests
 from chaoskit.backends.base import Backend, NodeSpec
 from chaoskit.backends.docker import plan as dplan
 from chaoskit.backends.docker.labels import (
-    RUN_LABEL,
     container_name,
     labels,
     network_name,
     safe,
 )
+from chaoskit.backends.docker.teardown import Deadlines, teardown_run
+from chaoskit.backends.teardown import Teardown, TeardownReport
 from chaoskit.topology.model import AddressPlan, Topology
 from chaoskit.units import format_offset
 
@@ -94,6 +97,8 @@ class DockerBackend(Backend):
         self._links: Any = None
         self._api_url: str | None = None
         self._down = False
+        self._report: TeardownReport | None = None
+        self.deadlines = Deadlines()
         self._lock = threading.RLock()
 
     # -- docker plumbing -------------------------------------------------------
@@ -136,7 +141,8 @@ class DockerBackend(Backend):
     def up(self, topology: Topology, plan: AddressPlan) -> str:
         lay = self.layout
         self._down = False
-        atexit.register(self.down)
+        self._report = None
+        atexit.register(self._down_at_exit)
         if self.image is None:
             from chaoskit.backends.docker.image import ensure_image
 
@@ -383,26 +389,49 @@ class DockerBackend(Backend):
                 _atomic_write(path, self._links.logs())
         return path
 
-    def down(self) -> None:
+    def down(self) -> TeardownReport:
+        """Collect the logs, then remove every container, network and volume of the run,
+        each step within its deadline (chaoskit.backends.teardown); the report names
+        what was removed and anything that could not be. Idempotent."""
         with self._lock:
             if self._down:
-                return
+                return self._report or TeardownReport(self.name, self.run_id)
             self._down = True
             with contextlib.suppress(Exception):
-                atexit.unregister(self.down)
-            if self._layout is None and self._client is None:
-                self._cleanup_workdir()
-                return
-            for node in list(self._containers):
-                with contextlib.suppress(Exception):
-                    self.node_log(node)
-            with contextlib.suppress(Exception):
-                self.links_log()
-            with contextlib.suppress(Exception):
-                remove_run(self.client, self.run_id)
+                atexit.unregister(self._down_at_exit)
+            td = Teardown(self.name, self.run_id, forced=self.hurry, on_force=self._hurry)
+            if self._layout is not None or self._client is not None:
+                td.step("collect logs", self._collect_logs, self.deadlines.logs_s, optional=True)
+                client = td.step("connect to docker", lambda: self.client, self.deadlines.list_s)
+                if client is None:
+                    td.report.left.append(
+                        f"every container and network of run {self.run_id} "
+                        "(the Docker engine did not answer)"
+                    )
+                else:
+                    teardown_run(client, self.run_id, td, self.deadlines)
             self._containers.clear()
             self._links = None
-            self._cleanup_workdir()
+            td.step("remove work dir", self._cleanup_workdir, self.deadlines.list_s)
+            self._report = td.finish()
+            return self._report
+
+    def _hurry(self) -> None:
+        self.hurry = True
+
+    def _collect_logs(self) -> None:
+        for node in list(self._containers):
+            with contextlib.suppress(Exception):
+                self.node_log(node)
+        with contextlib.suppress(Exception):
+            self.links_log()
+
+    def _down_at_exit(self) -> None:
+        """The atexit safety net: an interrupted harness still removes its run and says
+        what it could not remove."""
+        report = self.down()
+        if not report.complete:
+            sys.stderr.write(f"chaoskit: {report.summary()}\n")
 
     def _cleanup_workdir(self) -> None:
         if self._own_workdir:
@@ -419,25 +448,3 @@ def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
-
-
-def remove_labelled(client: Any, label_filter: str) -> dict[str, int]:
-    """Remove containers, then networks, then volumes matching a label filter."""
-    counts = {"containers": 0, "networks": 0, "volumes": 0}
-    for c in client.containers.list(all=True, filters={"label": label_filter}):
-        with contextlib.suppress(Exception):
-            c.remove(force=True, v=True)
-            counts["containers"] += 1
-    for n in client.networks.list(filters={"label": label_filter}):
-        with contextlib.suppress(Exception):
-            n.remove()
-            counts["networks"] += 1
-    for v in client.volumes.list(filters={"label": label_filter}):
-        with contextlib.suppress(Exception):
-            v.remove(force=True)
-            counts["volumes"] += 1
-    return counts
-
-
-def remove_run(client: Any, run_id: str) -> dict[str, int]:
-    return remove_labelled(client, f"{RUN_LABEL}={run_id}")

@@ -20,6 +20,7 @@ through libc, so libfaketime cannot touch it.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -29,6 +30,8 @@ from chaoskit.backends.base import NodeSpec
 from chaoskit.systems.base import Client, SystemAdapter, SystemContext
 from chaoskit.systems.etcd.client import EtcdClient, EtcdError, call
 from chaoskit.topology.model import Endpoint
+
+log = logging.getLogger("chaoskit.systems.etcd")
 
 _KNOWN_OPTIONS = {
     "kind",
@@ -328,7 +331,12 @@ class EtcdAdapter(SystemAdapter):
         # A fresh learner normally syncs in a second or two; one that has not after a
         # third of the budget is restarted once, clean (seen rarely under load: a learner
         # that never caught up), rather than waiting out the whole budget.
-        restart_at: float | None = time.monotonic() + timeout_s / 3
+        # The restart is recorded (an `etcd-learner-restarted` note in events.jsonl and
+        # a log line), and a learner that fails again fails the restore loudly, saying
+        # it was restarted: the retry must never hide a real restore failure.
+        started = time.monotonic()
+        restart_at: float | None = started + timeout_s / 3
+        restarted = False
         while True:
             try:
                 self._any_member_call(ctx, "/v3/cluster/member/promote", {"ID": member_id})
@@ -337,6 +345,21 @@ class EtcdAdapter(SystemAdapter):
                 last = e
             if restart_at is not None and time.monotonic() > restart_at:
                 restart_at = None
+                restarted = True
+                waited = time.monotonic() - started
+                log.warning(
+                    "etcd: learner %s not in sync after %.1f s (%s): restarting it clean once",
+                    node,
+                    waited,
+                    last,
+                )
+                if ctx.events is not None:
+                    ctx.events.note(
+                        "etcd-learner-restarted",
+                        node=node,
+                        after_s=round(waited, 2),
+                        error=str(last),
+                    )
                 ctx.backend.kill_node(node)
                 self._start_learner(ctx, node)
             if time.monotonic() > end:
@@ -345,9 +368,10 @@ class EtcdAdapter(SystemAdapter):
                     self._any_member_call(ctx, "/v3/cluster/member/remove", {"ID": member_id})
                 finally:
                     ctx.backend.kill_node(node)
+                again = " even after a clean restart" if restarted else ""
                 raise RuntimeError(
-                    f"etcd: {node} did not catch up within {timeout_s:.0f}s (is its region "
-                    f"still cut off?): {last}"
+                    f"etcd: {node} did not catch up within {timeout_s:.0f}s{again} (is its "
+                    f"region still cut off?): {last}"
                 )
             time.sleep(0.5)
         self.wait_ready(ctx, [node], max(5.0, end - time.monotonic()))

@@ -1,0 +1,58 @@
+"""Noticing that a part of the harness itself died while a run goes on.
+
+`LinkWatch` polls the link server's API (GET /version) in a daemon thread. When it
+has not answered `failures` times in a row, `reason` says so: the engine then ends
+the run as BROKEN with that reason (healing and tearing down as after any error),
+instead of letting the schedule apply faults to links that no longer exist and the
+checker judge a history whose network was not the one described.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import requests
+
+
+class LinkWatch:
+    def __init__(
+        self,
+        api_url: str,
+        interval_s: float = 1.0,
+        failures: int = 3,
+        timeout_s: float = 2.0,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.interval_s = interval_s
+        self.failures = failures
+        self.timeout_s = timeout_s
+        self.reason: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="link watch")
+
+    def start(self) -> LinkWatch:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        misses = 0
+        last = ""
+        while not self._stop.wait(self.interval_s):
+            try:
+                r = requests.get(f"{self.api_url}/version", timeout=self.timeout_s)
+                ok = r.status_code < 500
+                last = f"HTTP {r.status_code}"
+            except requests.RequestException as e:
+                ok = False
+                last = type(e).__name__
+            misses = 0 if ok else misses + 1
+            if misses >= self.failures:
+                self.reason = (
+                    f"the link server at {self.api_url} stopped answering "
+                    f"({self.failures} checks in a row failed, last: {last}): "
+                    "the network the experiment describes no longer exists"
+                )
+                return

@@ -1,0 +1,128 @@
+"""Faults of the harness itself, on a real `chaoskit run` (local backend): a part
+of chaoskit dies mid-run; the run notices within seconds, ends BROKEN (exit 3)
+naming the reason, heals its faults and leaves nothing behind, with the results
+marked INCOMPLETE."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import alive, descendants
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAOSKIT = str(Path(sys.executable).parent / "chaoskit")
+
+
+def _events(run_dir: Path) -> list[dict]:
+    p = run_dir / "events.jsonl"
+    if not p.exists():
+        return []
+    return [json.loads(line) for line in p.read_text().splitlines() if line.strip().endswith("}")]
+
+
+def _start_run(tmp_path: Path, **popen: object) -> tuple[subprocess.Popen, Path, Path]:
+    results, registry = tmp_path / "results", tmp_path / "registry"
+    proc = subprocess.Popen(
+        [
+            CHAOSKIT,
+            "run",
+            str(ROOT / "experiments" / "smoke.yaml"),
+            "--set",
+            "load.duration=60s",
+            "--set",
+            "schedule.0.at=1s",
+            "--set",
+            "schedule.0.for=50s",
+            "--results",
+            str(results),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, CHAOSKIT_LOCAL_REGISTRY=str(registry)),
+        start_new_session=True,
+        **popen,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        latest = results / "smoke" / "latest"
+        if latest.exists() and any(e["event"] == "apply" for e in _events(latest.resolve())):
+            return proc, latest.resolve(), registry
+        if proc.poll() is not None:
+            raise AssertionError(proc.communicate())
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise AssertionError("the fault was never applied")
+
+
+def _pid_of(registry: Path, name: str) -> int:
+    (rec,) = [json.loads(p.read_text()) for p in registry.glob(f"*/pids/{name}.json")]
+    return int(rec["pid"])
+
+
+@pytest.mark.parametrize(
+    ("victim", "reason"),
+    [("links", "link server"), ("load-0", "load process failed")],
+    ids=["link-server-killed", "locust-killed"],
+)
+def test_a_dead_part_of_the_harness_breaks_the_run_cleanly(
+    victim: str, reason: str, tmp_path: Path
+) -> None:
+    proc, run_dir, registry = _start_run(tmp_path)
+    try:
+        kids = descendants(proc.pid)
+        os.kill(_pid_of(registry, victim), signal.SIGKILL)
+        t = time.monotonic()
+        out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - t
+        assert proc.returncode == 3, (out, err)
+        assert reason in err, err
+        # noticed within seconds, not at the end of the 60 s load
+        assert took < 30, f"the run went on for {took:.0f} s with a dead {victim}"
+
+        events = _events(run_dir)
+        assert events[-1]["event"] == "run-end" and events[-1]["ok"] is False
+        assert reason in events[-1]["error"]
+        applied = {e["id"] for e in events if e["event"] == "apply"}
+        settled = {e["id"] for e in events if e["event"] in ("heal", "heal-failed")}
+        assert applied and applied == settled, "every applied fault was healed (or said why not)"
+        (teardown,) = [e for e in events if e["event"] == "teardown"]
+        assert teardown["complete"], teardown
+        assert reason in (run_dir / "INCOMPLETE").read_text()
+
+        time.sleep(0.2)
+        assert not [k for k in kids if alive(k)], "processes left behind"
+        assert not list(registry.glob("*/pids/*.json")), "the pid registry is emptied"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_ctrl_c_reaches_a_run_started_with_sigint_ignored(tmp_path: Path) -> None:
+    """A run started as a background job of a non-interactive shell (a CI script's
+    `chaoskit run ... &`) inherits SIGINT ignored; chaoskit installs its own handler,
+    so Ctrl-C still stops it cleanly instead of being lost."""
+    proc, run_dir, registry = _start_run(
+        tmp_path, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)
+    )
+    try:
+        kids = descendants(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 3, (out, err)
+        assert "interrupted by SIGINT" in (run_dir / "INCOMPLETE").read_text()
+        time.sleep(0.2)
+        assert not [k for k in kids if alive(k)], "processes left behind"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
