@@ -10,6 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The checks' dataclasses live with their checks (chaoskit.checks); an Experiment
+# holds them, so they are importable from here too.
+from chaoskit.checks import AvailabilityCheck as AvailabilityCheck
+from chaoskit.checks import ChecksSpec
+from chaoskit.checks import IsolationCheck as IsolationCheck
+from chaoskit.checks import LatencyCheck as LatencyCheck
+from chaoskit.checks import LinearizableCheck as LinearizableCheck
+from chaoskit.checks import LostWritesCheck as LostWritesCheck
+from chaoskit.checks import RtoCheck as RtoCheck
 from chaoskit.topology.model import Topology
 
 
@@ -120,60 +129,6 @@ class LoadSpec:
     final_reads: bool = True
     workers: int = 0  # Locust distributed workers (0 = in-process)
     txn: dict | None = None  # transactional workloads: TxnSpec fields (length, key_dist, ...)
-
-
-@dataclass
-class LinearizableCheck:
-    model: str  # register | cas-register | set (defaults from the workload)
-    timeout_s: float = 60.0
-    expect: bool = True  # false: the experiment demonstrates a violation and expects one
-
-
-@dataclass
-class LostWritesCheck:
-    max: int | None = 0  # acknowledged writes allowed to be lost (None: no upper bound)
-    max_age_s: float | None = None  # and the oldest may be at most this old
-    min: int | None = None  # at least this many must be lost (a demonstrated weakness)
-    max_window_s: float | None = None  # bound on the loss window (see report/loss_window.py)
-
-
-@dataclass
-class RtoCheck:
-    region: str  # a region name or "all"
-    max_s: float
-    threshold: float = 0.9  # success rate that counts as "served again"
-    window_s: float = 1.0
-
-
-@dataclass
-class AvailabilityCheck:
-    region: str  # a region name or "all"
-    phase: str  # before | during | after | all
-    min: float  # minimum success rate, 0..1
-
-
-@dataclass
-class LatencyCheck:
-    region: str  # a region name or "all"
-    phase: str  # before | during | after | all
-    p50_ms: float | None = None
-    p95_ms: float | None = None
-    p99_ms: float | None = None
-
-
-@dataclass
-class IsolationCheck:
-    consistency: str  # a model of chaoskit.checker.isolation.consistency.CONSISTENCY
-
-
-@dataclass
-class ChecksSpec:
-    linearizable: LinearizableCheck | None = None
-    lost_writes: LostWritesCheck | None = None
-    rto: list[RtoCheck] | None = None
-    availability: list[AvailabilityCheck] | None = None
-    latency: list[LatencyCheck] | None = None
-    isolation: IsolationCheck | None = None
 
 
 @dataclass
