@@ -389,7 +389,7 @@ class Faults:
         self.applied: list[_FaultCM] = []
 
     def apply(self, kind: str, *args: Any, **params: Any) -> _FaultCM:
-        from chaoskit.experiment import FAULTS
+        from chaoskit.faults.catalogue import FAULTS
 
         fd = FAULTS.get(kind)
         if fd is None:

@@ -1,16 +1,14 @@
-"""Catalogue entries and validation rules of the zone, node-group, clock-motion,
-resource and disk faults (the rest of the catalogue is in faults_schema.py).
-
-`DEFS` joins `faults_schema.FAULTS`; `param()` validates the parameter types
-added here; `check()` applies the rules that look past one parameter (the
-backend, the system, the topology) and reports each problem at its line.
+"""Validation of the zone and node-group faults (their catalogue entries are in
+chaoskit/faults/domains.py): `param()` validates the parameter types they add;
+`check()` applies the rules that look past one parameter (the backend, the
+system, the topology) and reports each problem at its line.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chaoskit.experiment.faults_schema import FaultDef, Param
+from chaoskit.faults.base import Param
 
 NODE_LINK_FAULTS = ("cut-zone", "partition-nodes", "majorities-ring", "random-halves")
 NO_NODE_LINKS = (
@@ -18,53 +16,10 @@ NO_NODE_LINKS = (
     "so it has no link between two nodes of one region to cut; use backend: local"
 )
 
-_MODE = Param(
-    "mode",
-    "enum",
-    default="blackhole",
-    choices=("blackhole", "refuse"),
-    doc="blackhole: connections hang (packets dropped); refuse: connections are refused/reset",
-)
-
 PARAM_TYPES = (
     "zone-or-random",  # a zone name of the topology or "random"
     "node-groups",  # list of lists of node selectors
     "region-or-selector",  # a region name, or a node selector mapping
-)
-
-DEFS: tuple[FaultDef, ...] = (
-    FaultDef(
-        "cut-zone",
-        "network",
-        "A data centre lost, its city alive: every link into and out of the zone's nodes.",
-        (Param("zone", "zone-or-random", required=True, doc='zone name or "random"'), _MODE),
-    ),
-    FaultDef(
-        "partition-nodes",
-        "network",
-        "Groups of nodes (node selectors) cannot reach each other; nodes not named form one more group.",
-        (
-            Param(
-                "groups",
-                "node-groups",
-                required=True,
-                doc="list of lists of node selectors, e.g. [[beijing-1, {zone: bj-dc2}], [{region: xian}]]",
-            ),
-            _MODE,
-        ),
-    ),
-    FaultDef(
-        "majorities-ring",
-        "network",
-        "Every node sees a majority of the nodes, no two nodes see the same majority (ring from the seed).",
-        (_MODE,),
-    ),
-    FaultDef(
-        "random-halves",
-        "network",
-        "The nodes shuffled from the seed and cut into two halves.",
-        (_MODE,),
-    ),
 )
 
 

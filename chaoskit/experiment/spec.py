@@ -1,7 +1,7 @@
 """The validated experiment, as plain dataclasses (what the engine codes against).
 
 Units: every `*_s` field is seconds (float), every `*_ms` field milliseconds.
-Fault parameters follow the conventions in `faults_schema` (durations in seconds).
+Fault parameters follow the conventions in `chaoskit.faults.base` (durations in seconds).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class ExperimentError(Exception):
 
 @dataclass
 class FaultSpec:
-    kind: str  # a name from faults_schema.FAULTS
+    kind: str  # a name from chaoskit.faults.catalogue.FAULTS
     params: dict[str, Any]  # validated, defaults filled, durations in seconds
     line: int | None  # YAML line of the entry (for messages)
     id: str  # unique in the experiment: user-given `id`, else "f1", "f2", ... in file order

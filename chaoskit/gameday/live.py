@@ -278,7 +278,7 @@ class LiveRun:
 
     def status(self) -> dict[str, Any]:
         """Plain data for the panel and the terminal: topology, links, faults, journal."""
-        from chaoskit.experiment import FAULTS
+        from chaoskit.faults.catalogue import FAULTS
 
         topo = self.experiment.topology
         c = self.cluster

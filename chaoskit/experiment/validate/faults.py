@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 from chaoskit.experiment import fault_rules
-from chaoskit.experiment import faults_schema as fs
 from chaoskit.experiment.source import PathT
 from chaoskit.experiment.spec import (
     FaultSpec,
@@ -18,6 +17,8 @@ from chaoskit.experiment.validate.context import (
     suggest,
 )
 from chaoskit.experiment.validate.selectors import links_selector, node_selector, region_groups
+from chaoskit.faults import base as fs
+from chaoskit.faults.catalogue import FAULTS, fault_names
 
 
 def _skewable_kinds() -> list[str]:
@@ -88,7 +89,7 @@ def param_value(v: Context, path: PathT, p: fs.Param, value: Any) -> Any:
     if t in fault_rules.PARAM_TYPES:
         return fault_rules.param(v, path, p, value)
     raise AssertionError(
-        f"faults_schema: unknown parameter type {t!r}"
+        f"fault catalogue: unknown parameter type {t!r}"
     )  # a table bug, not user input
 
 
@@ -105,14 +106,14 @@ def fault_entry(
         return None, at_s, for_s
     line = v.src.line(path)
     name = raw.get("fault")
-    if not isinstance(name, str) or name not in fs.FAULTS:
-        hint = suggest(name, fs.FAULTS) if isinstance(name, str) else ""
+    if not isinstance(name, str) or name not in FAULTS:
+        hint = suggest(name, FAULTS) if isinstance(name, str) else ""
         v.err(
             (*path, "fault") if "fault" in raw else path,
-            f"unknown fault {show(name)}; {hint}known faults: {', '.join(fs.fault_names())}",
+            f"unknown fault {show(name)}; {hint}known faults: {', '.join(fault_names())}",
         )
         return None, at_s, for_s
-    fd = fs.FAULTS[name]
+    fd = FAULTS[name]
     entry_keys = [
         "fault",
         "id",

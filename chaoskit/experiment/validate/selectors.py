@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaoskit.experiment import faults_schema as fs
 from chaoskit.experiment.source import PathT
 from chaoskit.experiment.validate.context import (
     Context,
     show,
     suggest,
 )
+from chaoskit.faults import base as fs
 from chaoskit.topology.model import link_name
 
 
