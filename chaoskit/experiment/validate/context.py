@@ -14,6 +14,7 @@ from typing import Any
 
 from chaoskit.experiment.source import PathT, Source, dotted
 from chaoskit.experiment.spec import ValidationError
+from chaoskit.load.plan import WORKLOADS as WORKLOADS
 from chaoskit.units import DURATION_HINT, parse_duration
 
 TOP_FIELDS = (
@@ -45,7 +46,6 @@ LOAD_FIELDS = (
 )
 LINKS_FIELDS = ("server", "image", "url")
 BACKENDS = ("local", "docker")
-WORKLOADS = ("register", "cas-register", "set", "list-append", "rw-register", "bank")
 DEFAULT_SYSTEM = {"kind": "geokv", "mode": "quorum"}
 # Names people reach for that are spelled differently here.
 FIELD_HINTS = {
