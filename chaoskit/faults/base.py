@@ -103,9 +103,20 @@ class Applied:
 
 FaultFn = Callable[[FaultContext, dict[str, Any], str], Applied]
 
-# A cross-field rule: (validated params, the topology's region names) ->
-# [(parameter name, message)] for each problem; [] when the parameters fit together.
-Rule = Callable[[dict[str, Any], list[str]], list[tuple[str, str]]]
+
+@dataclass(frozen=True)
+class RuleScope:
+    """What a cross-field rule may look at besides the fault's parameters."""
+
+    regions: list[str]
+    zones: list[str]
+    nodes: list[str]
+    backend: str | None  # local | docker (None: not known)
+
+
+# A cross-field rule: (validated params, scope) -> [(field, message)] for each
+# problem ("fault" for the entry's kind); [] when the parameters fit together.
+Rule = Callable[[dict[str, Any], RuleScope], list[tuple[str, str]]]
 
 # Parameter types understood by the validator (see the module doc for the value shapes).
 PARAM_TYPES = (

@@ -26,6 +26,7 @@ from chaoskit.faults.base import (
     FaultDef,
     FaultError,
     Param,
+    RuleScope,
 )
 from chaoskit.faults.selectors import resolve_region, select_links, select_nodes
 from chaoskit.topology.model import AddressPlan, Latency, LinkSpec
@@ -259,7 +260,7 @@ _MODE = MODE
 _LINKS = Param("links", "links", required=True, doc="which links (link selector)")
 
 
-def _two_halves_apart(params: dict[str, Any], regions: list[str]) -> list[tuple[str, str]]:
+def _two_halves_apart(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
     if "halves" not in params or "bridge" not in params:
         return []
     if len(params["halves"]) != 2:
@@ -269,11 +270,11 @@ def _two_halves_apart(params: dict[str, Any], regions: list[str]) -> list[tuple[
     return []
 
 
-def _two_groups(params: dict[str, Any], regions: list[str]) -> list[tuple[str, str]]:
+def _two_groups(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
     if "groups" not in params:
         return []
     named = {r for g in params["groups"] for r in g}
-    if len(params["groups"]) + (1 if set(regions) - named else 0) < 2:
+    if len(params["groups"]) + (1 if set(scope.regions) - named else 0) < 2:
         return [
             (
                 "groups",
@@ -283,9 +284,21 @@ def _two_groups(params: dict[str, Any], regions: list[str]) -> list[tuple[str, s
     return []
 
 
-def _different_ends(params: dict[str, Any], regions: list[str]) -> list[tuple[str, str]]:
+def _different_ends(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
     if params.get("from") is not None and params.get("from") == params.get("to"):
         return [("to", "from and to must be different regions")]
+    return []
+
+
+def _node_level_needs_node_links(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
+    """one-way between node selectors cuts node links, which docker does not have."""
+    if scope.backend == "docker" and any(isinstance(params.get(k), dict) for k in ("from", "to")):
+        return [
+            (
+                "fault",
+                f"fault one-way needs links between nodes of one region: {domains.DOCKER_HAS_NO_NODE_LINKS}",
+            )
+        ]
     return []
 
 
@@ -337,7 +350,7 @@ FAULTS = (
             Param("to", "region-or-selector", required=True, doc="region or node selector"),
             _MODE,
         ),
-        rules=(_different_ends,),
+        rules=(_different_ends, _node_level_needs_node_links),
         effect=CUTS_LINKS,
         apply=one_way,
     ),

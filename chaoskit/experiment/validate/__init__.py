@@ -161,6 +161,7 @@ def validate_fault(
     v.nodes = [n.name for n in topo.nodes]
     v.clients = dict(topo.clients)
     v.system_kind = experiment.system.kind
+    v.backend = experiment.backend
     v.duration_s = experiment.load.duration_s
     v.workload = experiment.load.workload
     from chaoskit import systems
