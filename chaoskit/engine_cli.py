@@ -38,57 +38,37 @@ def _summary(console: Console, result: RunResult, experiment: Any) -> None:
         result.exit_code, "[yellow]BROKEN[/] (the run did not complete)"
     )
     t.add_row("verdict", verdict)
-    rep = result.checks
+    rep = result.checks  # a chaoskit.report.checks.CheckReport, None when not judged
     if rep is not None:
-        d = rep.to_dict() if hasattr(rep, "to_dict") else rep
-        # Every bound of the checks: section, passed or not, as the HTML report shows.
-        checks = d.get("checks") if isinstance(d, dict) else None
-        if checks:
-            for c in checks:
-                mark = "[green]PASS[/]" if c.get("passed") else "[red]FAIL[/]"
-                t.add_row(f"check {c.get('check')}", f"{mark} {escape(str(c.get('message')))}")
-        else:
-            failures = getattr(rep, "failures", None)
-            if failures is None and isinstance(rep, dict):
-                failures = rep.get("failures")
-            for f in failures or []:
-                t.add_row("bound failed", escape(str(f)))
-        lin = (d.get("linearizability") or d.get("linearizable")) if isinstance(d, dict) else None
-        lin_checked = any(c.get("check") == "linearizable" for c in checks or [])
-        if isinstance(lin, dict) and "verdict" in lin and not lin_checked:
+        # Every check of the checks: section, passed or not, as the HTML report shows.
+        for c in rep.results:
+            mark = "[green]PASS[/]" if c.passed else "[red]FAIL[/]"
+            t.add_row(f"check {c.check}", f"{mark} {escape(c.message)}")
+        lin = rep.linearizability
+        if lin and "verdict" in lin and not any(c.check == "linearizable" for c in rep.results):
             t.add_row("linearizable", str(lin["verdict"]))
-        sc = d.get("scorecard") if isinstance(d, dict) else None
-        if isinstance(sc, dict):
-            for r in sc.get("rows", []):
-                phase = str(r.get("phase", ""))
-                if not (phase in ("before", "after") or phase.startswith("during:")):
-                    continue
-                region = (
-                    "all regions"
-                    if r.get("region") in ("*", "all", "all regions")
-                    else r.get("region")
-                )
-                rate = r.get("success_rate")
-                p99 = r.get("p99_ms")
-                t.add_row(
-                    # escaped: a label like "partition [[xian]]" is not rich markup
-                    escape(f"{region} {r.get('label', phase)}"),
-                    f"{r.get('requests', 0)} requests, "
-                    + (f"{rate:.0%} ok" if rate is not None else "no requests")
-                    + (f", p99 {p99:.0f} ms" if p99 is not None else ""),
-                )
-            for r in sc.get("rto", []):
-                v = r.get("rto_s")
-                t.add_row(
-                    escape(f"RTO {r.get('region')} after {r.get('fault')} {r.get('kind')}"),
-                    "never recovered" if v is None else f"{v:.2f} s",
-                )
-        lost = d.get("lost_writes") if isinstance(d, dict) else None
-        if isinstance(lost, dict) and lost.get("count") is not None:
-            age = lost.get("oldest_age_s")
+        sc = rep.scorecard
+        for r in sc.rows:
+            if not (r.phase in ("before", "after") or r.phase.startswith("during:")):
+                continue
+            region = "all regions" if r.region in ("*", "all") else r.region
+            rate, p99 = r.stats.success_rate, r.stats.p99_ms
             t.add_row(
-                "lost writes (RPO)", f"{lost['count']}" + (f", oldest {age:.1f} s" if age else "")
+                # escaped: a label like "partition [[xian]]" is not rich markup
+                escape(f"{region} {r.label}"),
+                f"{r.stats.requests} requests, "
+                + (f"{rate:.0%} ok" if rate is not None else "no requests")
+                + (f", p99 {p99:.0f} ms" if p99 is not None else ""),
             )
+        for r in sc.rto:
+            t.add_row(
+                escape(f"RTO {r.region} after {r.fault} {r.kind}"),
+                "never recovered" if r.rto_s is None else f"{r.rto_s:.2f} s",
+            )
+        age = sc.lost_oldest_age_s
+        t.add_row(
+            "lost writes (RPO)", f"{sc.lost_count}" + (f", oldest {age:.1f} s" if age else "")
+        )
     if result.error:
         t.add_row("error", escape(result.error))
     for k, v in result.timings.items():

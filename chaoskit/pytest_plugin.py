@@ -222,7 +222,7 @@ def _account(experiment: Any, result: Any) -> str:
     )
     lines = [f"chaoskit experiment {experiment.name!r}: {verdict}"]
     rep = result.checks
-    checks = getattr(rep, "results", None)
+    checks = rep.results if rep is not None else []
     if checks:
         for c in checks:
             mark = "ok  " if c.passed else "FAIL"
@@ -389,7 +389,7 @@ class Faults:
         self.applied: list[_FaultCM] = []
 
     def apply(self, kind: str, *args: Any, **params: Any) -> _FaultCM:
-        from chaoskit.experiment import FAULTS
+        from chaoskit.faults.catalogue import FAULTS
 
         fd = FAULTS.get(kind)
         if fd is None:

@@ -96,26 +96,23 @@ def test_summary_lists_every_check_and_shows_labels_verbatim(tmp_path: Path) -> 
     f = tmp_path / "exp.yaml"
     f.write_text(GOOD.replace("name: tiny", "name: tiny\ndescription: Expected to FAIL."))
     experiment = load_experiment(f)
-    checks = {
-        "checks": [
-            {"check": "linearizable", "passed": False, "message": "op #9 [line 1-2] bad"},
-            {"check": "rto", "passed": True, "message": "rto xian after f1: 1.00 s"},
+    from chaoskit.checks import CheckResult
+    from chaoskit.report.checks import CheckReport
+    from chaoskit.report.scorecard import Row, Scorecard, Stats
+
+    stats = Stats(10, 5, 5, 0, 0.5, 1.0, 3.0, 9.0, 12.0, 12.0)
+    row = Row("xian", "during:f1", "during f1 partition [[xian]]", 2.0, 4.0, stats)
+    sc = Scorecard(["xian"], [], [row], [], [], [], 0.0, 6.0, 1.0, 0.9)
+    checks = CheckReport(
+        passed=False,
+        failures=["op #9 [line 1-2] bad"],
+        scorecard=sc,
+        results=[
+            CheckResult("linearizable", False, "op #9 [line 1-2] bad"),
+            CheckResult("rto", True, "rto xian after f1: 1.00 s"),
         ],
-        "linearizability": {"verdict": "not-linearizable"},
-        "scorecard": {
-            "rows": [
-                {
-                    "region": "xian",
-                    "phase": "during:f1",
-                    "label": "during f1 partition [[xian]]",
-                    "requests": 10,
-                    "success_rate": 0.5,
-                    "p99_ms": 12.0,
-                }
-            ],
-            "rto": [],
-        },
-    }
+        linearizability={"verdict": "not-linearizable"},
+    )
     result = RunResult(1, tmp_path, checks=checks, timings={"nodes_ready_s": 0.25})
     out = io.StringIO()
     _summary(Console(file=out, width=200), result, experiment)

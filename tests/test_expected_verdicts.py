@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from chaoskit.checks import Evidence, evaluate_checks
 from chaoskit.experiment import ExperimentError, load_experiment
-from chaoskit.report.checks import compare_bounds
+from chaoskit.report.checks import checks_from_mapping
 from chaoskit.report.loss_window import loss_windows, takeovers
 from chaoskit.report.scorecard import Scorecard
-from chaoskit.report.spec import normalise
 
 BASE = """\
 name: x
@@ -68,20 +68,26 @@ def _sc(lost: int) -> Scorecard:
     return Scorecard(["a"], [], [], [], writes, [], 0.0, 10.0, 1.0, 0.9)
 
 
+def judge(raw: dict, sc: Scorecard, lin: dict | None, windows: list | None = None) -> list:
+    """The checks of a `checks:` mapping, validated as in a file, judged on `sc`."""
+    spec = checks_from_mapping(raw, "set", ["a"])
+    return evaluate_checks(spec, Evidence(sc, lin, windows or []))
+
+
 def test_expected_violation_passes_only_when_found() -> None:
-    b = normalise({"linearizable": {"expect": False}})
-    found = compare_bounds(_sc(0), b, {"verdict": "not-linearizable", "failing_key": "k0"})[0]
+    b = {"linearizable": {"expect": False}}
+    found = judge(b, _sc(0), {"verdict": "not-linearizable", "failing_key": "k0"})[0]
     assert found.passed and "as this experiment expects" in found.message
-    gone = compare_bounds(_sc(0), b, {"verdict": "linearizable"})[0]
+    gone = judge(b, _sc(0), {"verdict": "linearizable"})[0]
     assert not gone.passed and "lost its power" in gone.message
-    unknown = compare_bounds(_sc(0), b, {"verdict": "unknown"})[0]
+    unknown = judge(b, _sc(0), {"verdict": "unknown"})[0]
     assert not unknown.passed
 
 
 def test_min_lost_writes_fails_when_nothing_is_lost() -> None:
-    b = normalise({"lost_writes": {"min": 1}})
-    assert compare_bounds(_sc(3), b, None)[0].passed
-    r = compare_bounds(_sc(0), b, None)[0]
+    b = {"lost_writes": {"min": 1}}
+    assert judge(b, _sc(3), None)[0].passed
+    r = judge(b, _sc(0), None)[0]
     assert not r.passed and "expects at least 1" in r.message
 
 
@@ -109,11 +115,7 @@ def test_loss_window_runs_to_the_promotion_and_is_never_zero() -> None:
 def test_max_window_bound() -> None:
     events = [{"time": 9 * S, "event": "roles", "changed": {"primary": [["a-1"], ["b-1"]]}}]
     windows = loss_windows([3.0, 8.0], events, 30.0)
-    ok = compare_bounds(
-        _sc(2), normalise({"lost_writes": {"min": 1, "max_window": "7s"}}), None, windows
-    )
+    ok = judge({"lost_writes": {"min": 1, "max_window": "7s"}}, _sc(2), None, windows)
     assert ok[0].passed and "6.00 s window" in ok[0].message
-    bad = compare_bounds(
-        _sc(2), normalise({"lost_writes": {"max": 10, "max_window": "5s"}}), None, windows
-    )
+    bad = judge({"lost_writes": {"max": 10, "max_window": "5s"}}, _sc(2), None, windows)
     assert not bad[0].passed and "> max_window 5 s" in bad[0].message

@@ -18,7 +18,7 @@ from chaoskit.experiment import (
     load_experiment,
     resolved_yaml,
 )
-from chaoskit.experiment.faults_schema import FAULTS
+from chaoskit.faults.catalogue import FAULTS
 from chaoskit.systems.base import SystemAdapter
 from chaoskit.topology import geo
 from chaoskit.units import parse_duration, parse_rate

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit.report.checks import evaluate
+from chaoskit.report.checks import ChecksError, checks_from_mapping, evaluate
 from chaoskit.report.data import ReportError, load_run
 from chaoskit.report.scorecard import build_scorecard, percentile
-from chaoskit.report.spec import ChecksError, normalise
 from chaoskit.testing.synthetic import SyntheticSpec, topology_of, write_synthetic_run
 
 
@@ -210,7 +209,7 @@ def test_known_bad_history_is_caught_with_lost_writes(tmp_path):
     assert rep.scorecard.row("*", "all").stats.lost_writes == 2
 
 
-def test_checks_from_the_experiment_room(tmp_path):
+def test_checks_from_an_experiment(tmp_path):
     """The real ChecksSpec of an experiment YAML is understood (durations, ms, lists)."""
     from chaoskit.experiment import load_experiment_text
 
@@ -229,21 +228,24 @@ checks:
   latency: {region: xian, phase: after, p99: 500ms}
 """
     )
-    b = normalise(exp.checks)
+    b = exp.checks
     assert b.linearizable.model == "register" and b.linearizable.timeout_s == 30
     assert b.lost_writes.max == 3 and b.lost_writes.max_age_s == 2
     assert b.rto[0].region == "xian" and b.rto[0].max_s == 10 and b.rto[0].threshold == 0.8
     assert b.availability[0].min == 0.9 and b.availability[0].phase == "during"
-    assert b.latency[0].percentiles_ms == {"p99": pytest.approx(500.0)}
+    assert b.latency[0].bounds_ms() == {"p99": pytest.approx(500.0)}
 
 
 def test_bad_bounds_and_bad_files_give_clear_errors(tmp_path):
+    # A `checks:` mapping is validated like an experiment file's, with its messages.
     with pytest.raises(
-        ChecksError, match=r"checks.rto\[0\].max: 'soon' is not a duration with a unit, e.g. 30s"
+        ChecksError, match=r"checks.rto.max: 'soon' is not a duration with a unit, e.g. 30s"
     ):
-        normalise({"rto": {"region": "x", "max": "soon"}})
-    with pytest.raises(ChecksError, match="at least one of p50, p95, p99"):
-        normalise({"latency": {"region": "x"}})
+        checks_from_mapping({"rto": {"region": "x", "max": "soon"}}, "register", ["x"])
+    with pytest.raises(ChecksError, match="latency needs at least one bound: p50, p95 or p99"):
+        checks_from_mapping({"latency": {"region": "x"}}, "register", ["x"])
+    with pytest.raises(ChecksError, match="region 'y' does not exist"):
+        checks_from_mapping({"rto": {"region": "y", "max": "1s"}}, "register", ["x"])
     d = tmp_path / "run"
     d.mkdir()
     with pytest.raises(ReportError, match="no history.jsonl"):

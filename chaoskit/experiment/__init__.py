@@ -3,7 +3,7 @@
     load_experiment(path, overrides=()) -> Experiment      # raises ExperimentError
     Experiment, LoadSpec, SystemSpec, ChecksSpec, FaultSpec, Timed, Sequence, Wait,
     RandomNemesis, ValidationError, ExperimentError        # chaoskit.experiment.spec
-    FAULTS                                                 # chaoskit.experiment.faults_schema
+    FAULTS                                                 # chaoskit.faults.catalogue
 
 The schema is documented field by field in docs/experiment.md.
 """
@@ -14,7 +14,6 @@ from pathlib import Path
 
 import yaml
 
-from chaoskit.experiment.faults_schema import FAULTS, FaultDef, Param, fault_names
 from chaoskit.experiment.source import Source, apply_overrides, parse_file, parse_text
 from chaoskit.experiment.spec import (
     AvailabilityCheck,
@@ -37,6 +36,8 @@ from chaoskit.experiment.spec import (
     Wait,
 )
 from chaoskit.experiment.validate import validate_source
+from chaoskit.faults.base import FaultDef, Param
+from chaoskit.faults.catalogue import FAULTS, fault_names
 
 
 def load_experiment(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Experiment:

@@ -1,7 +1,7 @@
 """The validated experiment, as plain dataclasses (what the engine codes against).
 
 Units: every `*_s` field is seconds (float), every `*_ms` field milliseconds.
-Fault parameters follow the conventions in `faults_schema` (durations in seconds).
+Fault parameters follow the conventions in `chaoskit.faults.base` (durations in seconds).
 """
 
 from __future__ import annotations
@@ -10,6 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The checks' dataclasses live with their checks (chaoskit.checks); an Experiment
+# holds them, so they are importable from here too.
+from chaoskit.checks import AvailabilityCheck as AvailabilityCheck
+from chaoskit.checks import ChecksSpec
+from chaoskit.checks import IsolationCheck as IsolationCheck
+from chaoskit.checks import LatencyCheck as LatencyCheck
+from chaoskit.checks import LinearizableCheck as LinearizableCheck
+from chaoskit.checks import LostWritesCheck as LostWritesCheck
+from chaoskit.checks import RtoCheck as RtoCheck
 from chaoskit.topology.model import Topology
 
 
@@ -51,7 +60,7 @@ class ExperimentError(Exception):
 
 @dataclass
 class FaultSpec:
-    kind: str  # a name from faults_schema.FAULTS
+    kind: str  # a name from chaoskit.faults.catalogue.FAULTS
     params: dict[str, Any]  # validated, defaults filled, durations in seconds
     line: int | None  # YAML line of the entry (for messages)
     id: str  # unique in the experiment: user-given `id`, else "f1", "f2", ... in file order
@@ -120,60 +129,6 @@ class LoadSpec:
     final_reads: bool = True
     workers: int = 0  # Locust distributed workers (0 = in-process)
     txn: dict | None = None  # transactional workloads: TxnSpec fields (length, key_dist, ...)
-
-
-@dataclass
-class LinearizableCheck:
-    model: str  # register | cas-register | set (defaults from the workload)
-    timeout_s: float = 60.0
-    expect: bool = True  # false: the experiment demonstrates a violation and expects one
-
-
-@dataclass
-class LostWritesCheck:
-    max: int | None = 0  # acknowledged writes allowed to be lost (None: no upper bound)
-    max_age_s: float | None = None  # and the oldest may be at most this old
-    min: int | None = None  # at least this many must be lost (a demonstrated weakness)
-    max_window_s: float | None = None  # bound on the loss window (see report/loss_window.py)
-
-
-@dataclass
-class RtoCheck:
-    region: str  # a region name or "all"
-    max_s: float
-    threshold: float = 0.9  # success rate that counts as "served again"
-    window_s: float = 1.0
-
-
-@dataclass
-class AvailabilityCheck:
-    region: str  # a region name or "all"
-    phase: str  # before | during | after | all
-    min: float  # minimum success rate, 0..1
-
-
-@dataclass
-class LatencyCheck:
-    region: str  # a region name or "all"
-    phase: str  # before | during | after | all
-    p50_ms: float | None = None
-    p95_ms: float | None = None
-    p99_ms: float | None = None
-
-
-@dataclass
-class IsolationCheck:
-    consistency: str  # a model of chaoskit.checker.isolation.consistency.CONSISTENCY
-
-
-@dataclass
-class ChecksSpec:
-    linearizable: LinearizableCheck | None = None
-    lost_writes: LostWritesCheck | None = None
-    rto: list[RtoCheck] | None = None
-    availability: list[AvailabilityCheck] | None = None
-    latency: list[LatencyCheck] | None = None
-    isolation: IsolationCheck | None = None
 
 
 @dataclass

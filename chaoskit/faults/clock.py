@@ -10,7 +10,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from chaoskit.faults.base import Applied, FaultContext, FaultError, fault
+from chaoskit.faults.base import (
+    ACTS_ON_NODES,
+    TARGET,
+    Applied,
+    FaultContext,
+    FaultDef,
+    FaultError,
+    Param,
+)
 from chaoskit.faults.selectors import select_nodes
 from chaoskit.units import millis
 
@@ -36,7 +44,6 @@ def _parse_when(v: Any) -> datetime:
     return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
-@fault("clock-skew", "clock")
 def clock_skew(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     nodes = select_nodes(ctx, params.get("target"), ctx.rng_for(fid))
     # `time` is the absolute clock (the experiment schema's name; `at` is every
@@ -59,8 +66,35 @@ def clock_skew(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     return Applied(targets=targets, heal=lambda: _reset(ctx, nodes))
 
 
-@fault("clock-reset", "clock")
 def clock_reset(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     nodes = select_nodes(ctx, params.get("target", "all"), ctx.rng_for(fid))
     _reset(ctx, nodes)
     return Applied(targets={"nodes": nodes}, heal=lambda: None, instant=True)
+
+
+FAULTS = (
+    FaultDef(
+        "clock-skew",
+        "clock",
+        "Shift the targets' wall clock by `offset`, or set it to the absolute `time`; reset at heal.",
+        (
+            TARGET,
+            Param("offset", "signed-duration", doc="e.g. -2s, +500ms"),
+            # Not `at`: that key is the schedule's start time of every entry.
+            Param("time", "datetime", doc="absolute clock, ISO 8601, e.g. 2027-01-01T00:00:00"),
+        ),
+        clock=True,
+        one_of=(("offset", "time"),),
+        effect=ACTS_ON_NODES,
+        apply=clock_skew,
+    ),
+    FaultDef(
+        "clock-reset",
+        "clock",
+        "Give the targets the real time again.",
+        (TARGET,),
+        instant=True,
+        clock=True,
+        apply=clock_reset,
+    ),
+)

@@ -18,10 +18,25 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from chaoskit.faults.base import Applied, FaultContext, FaultError, fault
+from chaoskit.faults.base import (
+    CUTS_LINKS,
+    MODE,
+    Applied,
+    FaultContext,
+    FaultDef,
+    FaultError,
+    Param,
+    Rule,
+    RuleScope,
+)
 from chaoskit.faults.selectors import select_nodes
 from chaoskit.topology.model import AddressPlan, LinkSpec
 
+# Why validation refuses node-link faults on docker (what to do instead).
+DOCKER_HAS_NO_NODE_LINKS = (
+    "the docker backend puts a region's nodes on one network and routes them directly, "
+    "so it has no link between two nodes of one region to cut; use backend: local"
+)
 NO_NODE_LINKS = (
     "this backend has no links between nodes of one region (the docker backend puts a "
     "region's nodes on one network and routes them directly); zone and node partitions "
@@ -77,7 +92,6 @@ def resolve_zone(ctx: FaultContext, name: Any, rng: random.Random) -> str:
     return str(name)
 
 
-@fault("cut-zone", "network")
 def cut_zone(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     """A data centre lost, its city alive: every link into and out of the zone's
     nodes (node links to and from nodes outside the zone, every region's client
@@ -132,7 +146,6 @@ def _partition(
     return _cut(ctx, fid, cut_pairs(ctx.plan, pairs), targets, mode)
 
 
-@fault("partition-nodes", "network")
 def partition_nodes(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     """Groups of nodes (node selectors: names, {region}, {zone}, {role}) cannot reach
     each other; nodes not named form one more group. Clients reach every node."""
@@ -140,7 +153,6 @@ def partition_nodes(ctx: FaultContext, params: dict[str, Any], fid: str) -> Appl
     return _partition(ctx, fid, groups, _mode(params))
 
 
-@fault("random-halves", "network")
 def random_halves(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     """The nodes shuffled by the fault's seeded random source and cut in two halves
     (the smaller one has n // 2 nodes)."""
@@ -172,7 +184,6 @@ def majorities_ring_pairs(nodes: list[str]) -> set[frozenset[str]]:
     return pairs
 
 
-@fault("majorities-ring", "network")
 def majorities_ring(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     """Jepsen's majorities ring: the nodes in a ring shuffled from the seed, each
     one linked only to its nearest neighbours on the ring — every node sees a
@@ -203,3 +214,84 @@ def one_way_nodes(
     up = [s for s in links if s.source_node in src and s.dest_node in dst]
     down = [s for s in links if s.source_node in dst and s.dest_node in src]
     return src, dst, up, down
+
+
+def _needs_node_links(name: str) -> Rule:
+    def rule(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
+        if scope.backend == "docker":
+            msg = (
+                f"fault {name} needs links between nodes of one region: {DOCKER_HAS_NO_NODE_LINKS}"
+            )
+            return [("fault", msg)]
+        return []
+
+    return rule
+
+
+def _four_nodes(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
+    if 0 < len(scope.nodes) < 4:
+        return [
+            (
+                "fault",
+                f"majorities-ring needs at least 4 nodes (the topology has {len(scope.nodes)}: every majority is everyone)",
+            )
+        ]
+    return []
+
+
+def _two_node_groups(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
+    if "groups" not in params:
+        return []
+    named = {s for g in params["groups"] for s in g if isinstance(s, str)}
+    if len(params["groups"]) == 1 and named >= set(scope.nodes):
+        msg = "a partition needs at least two groups (nodes not named form one more group)"
+        return [("groups", msg)]
+    return []
+
+
+FAULTS = (
+    FaultDef(
+        "cut-zone",
+        "network",
+        "A data centre lost, its city alive: every link into and out of the zone's nodes.",
+        (Param("zone", "zone-or-random", required=True, doc='zone name or "random"'), MODE),
+        rules=(_needs_node_links("cut-zone"),),
+        effect=CUTS_LINKS,
+        apply=cut_zone,
+    ),
+    FaultDef(
+        "partition-nodes",
+        "network",
+        "Groups of nodes (node selectors) cannot reach each other; nodes not named form one more group.",
+        (
+            Param(
+                "groups",
+                "node-groups",
+                required=True,
+                doc="list of lists of node selectors, e.g. [[beijing-1, {zone: bj-dc2}], [{region: xian}]]",
+            ),
+            MODE,
+        ),
+        rules=(_needs_node_links("partition-nodes"), _two_node_groups),
+        effect=CUTS_LINKS,
+        apply=partition_nodes,
+    ),
+    FaultDef(
+        "majorities-ring",
+        "network",
+        "Every node sees a majority of the nodes, no two nodes see the same majority (ring from the seed).",
+        (MODE,),
+        rules=(_needs_node_links("majorities-ring"), _four_nodes),
+        effect=CUTS_LINKS,
+        apply=majorities_ring,
+    ),
+    FaultDef(
+        "random-halves",
+        "network",
+        "The nodes shuffled from the seed and cut into two halves.",
+        (MODE,),
+        rules=(_needs_node_links("random-halves"),),
+        effect=CUTS_LINKS,
+        apply=random_halves,
+    ),
+)

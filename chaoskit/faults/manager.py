@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chaoskit.events import EventLog
-from chaoskit.faults.base import FAMILY, FaultContext, get_fault
+from chaoskit.faults.base import FaultContext
+from chaoskit.faults.catalogue import family_of, get_fault
 
 
 @dataclass
@@ -29,7 +30,7 @@ class FaultHandle:
 
     @property
     def family(self) -> str:
-        return FAMILY.get(self.kind, "?")
+        return family_of(self.kind)
 
     def describe(self) -> str:
         t = self.targets
@@ -58,12 +59,12 @@ class FaultManager:
         fault_id: str | None = None,
         source: str = "schedule",
     ) -> FaultHandle:
-        params = dict(params or {})
-        fn = get_fault(kind)
+        fd = get_fault(kind)
+        params = fd.with_defaults(dict(params or {}))
         fid = fault_id or self.new_id()
         with self._lock:
             try:
-                applied = fn(self.ctx, params, fid)
+                applied = fd.apply(self.ctx, params, fid)
             except Exception as e:
                 msg = f"applying {kind} ({fid}) failed: {e}"
                 self.errors.append(msg)

@@ -7,140 +7,32 @@ source is a region (the load clients placed there) or, for node links, a node
 separated too: see domains.py for zone and node-group faults). Region faults act
 on the links that cross region borders; links inside a region stay up.
 
-Overlapping faults (a region cut while one of its nodes is isolated, two latency
-faults on one pair) are tracked by :class:`LinkOverlay`: each fault records what it
-wants per link, and healing one fault re-applies whatever the others still want,
-so heals can come in any order and the links end where they began.
+Overlapping faults are tracked by `chaoskit.faults.overlay.LinkOverlay`, so heals
+can come in any order and the links end where they began.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any
 
 from chaoskit.faults import domains
-from chaoskit.faults.base import Applied, FaultContext, FaultError, fault
+from chaoskit.faults.base import (
+    CUTS_LINKS,
+    DEGRADES_LINKS,
+    MODE,
+    TARGET,
+    Applied,
+    FaultContext,
+    FaultDef,
+    FaultError,
+    Param,
+    RuleScope,
+)
 from chaoskit.faults.selectors import resolve_region, select_links, select_nodes
 from chaoskit.topology.model import AddressPlan, Latency, LinkSpec
 from chaoskit.units import millis
 
-
-@dataclass(frozen=True)
-class _Cut:
-    direction: str  # both | upstream | downstream
-    mode: str  # blackhole | refuse
-
-
-@dataclass(frozen=True)
-class _Lat:
-    mode: str  # set | add
-    latency: Latency
-
-
-class LinkOverlay:
-    """Per-link bookkeeping of active cuts and latency changes, by fault id."""
-
-    def __init__(self, links: Any, plan: AddressPlan) -> None:
-        self.links = links
-        self.base = {s.name: s.latency for s in plan.links.values()}
-        self.cuts: dict[str, dict[str, _Cut]] = defaultdict(dict)
-        self.lats: dict[str, dict[str, _Lat]] = defaultdict(dict)
-        self._lock = threading.RLock()
-
-    # -- cuts ---------------------------------------------------------------------
-
-    @staticmethod
-    def _effective_cut(cuts: dict[str, _Cut]) -> _Cut | None:
-        if not cuts:
-            return None
-        if any(c.mode == "refuse" for c in cuts.values()):
-            return _Cut("both", "refuse")  # a refused link is down both ways anyway
-        dirs: set[str] = set()
-        for c in cuts.values():
-            dirs |= {"upstream", "downstream"} if c.direction == "both" else {c.direction}
-        return _Cut("both" if len(dirs) == 2 else dirs.pop(), "blackhole")
-
-    def _push_cuts(self, names: list[str], before: dict[str, _Cut | None]) -> None:
-        to_heal: list[str] = []
-        to_cut: dict[_Cut, list[str]] = defaultdict(list)
-        for n in names:
-            now = self._effective_cut(self.cuts.get(n, {}))
-            if now == before[n]:
-                continue
-            if before[n] is not None:
-                to_heal.append(n)
-            if now is not None:
-                to_cut[now].append(n)
-        if to_heal:
-            self.links.heal(to_heal)
-        for c, ns in to_cut.items():
-            self.links.cut(ns, direction=c.direction, mode=c.mode)
-
-    def cut(
-        self, fid: str, names: list[str], direction: str = "both", mode: str = "blackhole"
-    ) -> None:
-        with self._lock:
-            before = {n: self._effective_cut(self.cuts.get(n, {})) for n in names}
-            for n in names:
-                self.cuts[n][fid] = _Cut(direction, mode)
-            try:
-                self._push_cuts(names, before)
-            except BaseException:
-                for n in names:
-                    self.cuts[n].pop(fid, None)
-                raise
-
-    def uncut(self, fid: str) -> None:
-        with self._lock:
-            names = [n for n, cs in self.cuts.items() if fid in cs]
-            before = {n: self._effective_cut(self.cuts[n]) for n in names}
-            for n in names:
-                self.cuts[n].pop(fid, None)
-            self._push_cuts(names, before)
-
-    # -- latency ------------------------------------------------------------------
-
-    def _effective_lat(self, name: str) -> Latency:
-        lat = self.base[name]
-        for change in self.lats.get(name, {}).values():  # in application order
-            if change.mode == "set":
-                lat = change.latency
-            else:
-                lat = Latency(
-                    lat.rtt_ms + change.latency.rtt_ms, lat.jitter_ms + change.latency.jitter_ms
-                )
-        return lat
-
-    def _push_lats(self, names: list[str], before: dict[str, Latency]) -> None:
-        groups: dict[Latency, list[str]] = defaultdict(list)
-        for n in names:
-            now = self._effective_lat(n)
-            if now != before[n]:
-                groups[now].append(n)
-        for lat, ns in groups.items():
-            self.links.set_latency(ns, lat)
-
-    def set_latency(self, fid: str, names: list[str], mode: str, latency: Latency) -> None:
-        with self._lock:
-            before = {n: self._effective_lat(n) for n in names}
-            for n in names:
-                self.lats[n][fid] = _Lat(mode, latency)
-            try:
-                self._push_lats(names, before)
-            except BaseException:
-                for n in names:
-                    self.lats[n].pop(fid, None)
-                raise
-
-    def unset_latency(self, fid: str) -> None:
-        with self._lock:
-            names = [n for n, ls in self.lats.items() if fid in ls]
-            before = {n: self._effective_lat(n) for n in names}
-            for n in names:
-                self.lats[n].pop(fid, None)
-            self._push_lats(names, before)
+FLAKY_KINDS: tuple[str, ...] = ("reset_peer", "timeout", "slicer")
 
 
 def _mode(params: dict[str, Any]) -> str:
@@ -172,7 +64,6 @@ def _between(plan: AddressPlan, a: set[str], b: set[str]) -> list[LinkSpec]:
     ]
 
 
-@fault("cut-region", "network")
 def cut_region(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     """Every link into and out of the region, both directions."""
     region = resolve_region(ctx, params.get("region"), ctx.rng_for(fid))
@@ -196,7 +87,6 @@ def _groups(ctx: FaultContext, groups: list[list[str]]) -> list[set[str]]:
     return out
 
 
-@fault("partition", "network")
 def partition(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     """Cut every link between regions of different groups."""
     groups = _groups(ctx, params.get("groups") or [])
@@ -208,7 +98,6 @@ def partition(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     return _cut_applied(ctx, fid, _names(specs), targets, direction="both", mode=_mode(params))
 
 
-@fault("bridge", "network")
 def bridge(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     """Two halves cannot talk; the bridge region keeps its links to both."""
     halves = params.get("halves") or []
@@ -227,7 +116,6 @@ def bridge(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     return _cut_applied(ctx, fid, _names(specs), targets, direction="both", mode=_mode(params))
 
 
-@fault("one-way", "network")
 def one_way(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     """Bytes from `from` to `to` are dropped; the reverse direction flows.
 
@@ -278,7 +166,6 @@ def _as_selector(ctx: FaultContext, value: Any) -> Any:
     return value
 
 
-@fault("isolate-node", "network")
 def isolate_node(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     """Every link into and out of the target nodes, both directions.
 
@@ -293,7 +180,6 @@ def isolate_node(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied
     )
 
 
-@fault("latency", "network")
 def latency(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     """Set (or add to) the RTT and jitter of matching links."""
     specs = select_links(ctx, params.get("links", "all"))
@@ -337,7 +223,6 @@ def _toxic_applied(
     return Applied(targets=targets, heal=heal)
 
 
-@fault("bandwidth", "network")
 def bandwidth(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     """Limit matching links to rate_kbps (KB/s, Toxiproxy's unit) in both directions."""
     rate = params.get("rate_kbps")
@@ -349,11 +234,10 @@ def bandwidth(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     )
 
 
-@fault("flaky", "network")
 def flaky(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     """A per-connection misbehaviour with probability = toxicity."""
     kind = params.get("kind", "reset_peer")
-    p = float(params.get("probability", 0.5))
+    p = float(params.get("probability", 1.0))
     if not 0.0 <= p <= 1.0:
         raise FaultError(f"probability must be within 0..1, got {p}")
     if kind == "reset_peer":
@@ -372,4 +256,153 @@ def flaky(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     return _toxic_applied(ctx, fid, names, kind, attrs, p, {"kind": kind, "probability": p})
 
 
-__all__ = ["LinkOverlay"]
+_MODE = MODE
+_LINKS = Param("links", "links", required=True, doc="which links (link selector)")
+
+
+def _two_halves_apart(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
+    if "halves" not in params or "bridge" not in params:
+        return []
+    if len(params["halves"]) != 2:
+        return [("halves", f"bridge needs exactly two halves; got {len(params['halves'])}")]
+    if any(params["bridge"] in h for h in params["halves"]):
+        return [("bridge", f"the bridge region {params['bridge']!r} must not be in either half")]
+    return []
+
+
+def _two_groups(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
+    if "groups" not in params:
+        return []
+    named = {r for g in params["groups"] for r in g}
+    if len(params["groups"]) + (1 if set(scope.regions) - named else 0) < 2:
+        return [
+            (
+                "groups",
+                "a partition needs at least two groups (regions not named form one more group)",
+            )
+        ]
+    return []
+
+
+def _different_ends(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
+    if params.get("from") is not None and params.get("from") == params.get("to"):
+        return [("to", "from and to must be different regions")]
+    return []
+
+
+def _node_level_needs_node_links(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
+    """one-way between node selectors cuts node links, which docker does not have."""
+    if scope.backend == "docker" and any(isinstance(params.get(k), dict) for k in ("from", "to")):
+        return [
+            (
+                "fault",
+                f"fault one-way needs links between nodes of one region: {domains.DOCKER_HAS_NO_NODE_LINKS}",
+            )
+        ]
+    return []
+
+
+FAULTS = (
+    FaultDef(
+        "cut-region",
+        "network",
+        "Cut every link into and out of a region, both directions.",
+        (
+            Param("region", "region-or-random", required=True, doc='region name or "random"'),
+            _MODE,
+        ),
+        effect=CUTS_LINKS,
+        apply=cut_region,
+    ),
+    FaultDef(
+        "partition",
+        "network",
+        "Split regions into groups that cannot reach each other; regions not named form one more group.",
+        (
+            Param("groups", "region-groups", required=True, doc="list of lists of region names"),
+            _MODE,
+        ),
+        rules=(_two_groups,),
+        effect=CUTS_LINKS,
+        apply=partition,
+    ),
+    FaultDef(
+        "bridge",
+        "network",
+        "Two halves cannot reach each other; the bridge region keeps its links to both.",
+        (
+            Param(
+                "halves", "region-groups", required=True, doc="exactly two lists of region names"
+            ),
+            Param("bridge", "region", required=True, doc="region that still reaches both halves"),
+            _MODE,
+        ),
+        rules=(_two_halves_apart,),
+        effect=CUTS_LINKS,
+        apply=bridge,
+    ),
+    FaultDef(
+        "one-way",
+        "network",
+        "Traffic from `from` to `to` is dropped; the reverse direction still flows.",
+        (
+            Param("from", "region-or-selector", required=True, doc="region or node selector"),
+            Param("to", "region-or-selector", required=True, doc="region or node selector"),
+            _MODE,
+        ),
+        rules=(_different_ends, _node_level_needs_node_links),
+        effect=CUTS_LINKS,
+        apply=one_way,
+    ),
+    FaultDef(
+        "isolate-node",
+        "network",
+        "Cut every link into the target nodes from other regions.",
+        (TARGET, _MODE),
+        effect=CUTS_LINKS,
+        apply=isolate_node,
+    ),
+    FaultDef(
+        "latency",
+        "network",
+        "Set (or add to) the RTT and jitter of matching links.",
+        (
+            _LINKS,
+            Param("rtt", "duration", required=True, doc="round-trip time, e.g. 200ms"),
+            Param("jitter", "duration", default=0.0),
+            Param("mode", "enum", default="set", choices=("set", "add")),
+        ),
+        effect=DEGRADES_LINKS,
+        apply=latency,
+    ),
+    FaultDef(
+        "bandwidth",
+        "network",
+        "Limit the bandwidth of matching links.",
+        (_LINKS, Param("rate_kbps", "number", required=True, min=0, min_exclusive=True)),
+        effect=DEGRADES_LINKS,
+        apply=bandwidth,
+    ),
+    FaultDef(
+        "flaky",
+        "network",
+        "Make matching links misbehave with a probability (Toxiproxy toxicity).",
+        (
+            _LINKS,
+            Param("kind", "enum", required=True, choices=FLAKY_KINDS),
+            Param("probability", "number", default=1.0, min=0, max=1),
+            Param(
+                "timeout",
+                "duration",
+                doc="reset_peer/timeout: delay before the reset/close (0 = hold forever for timeout)",
+            ),
+            Param("average_size", "int", min=1, doc="slicer: average slice size in bytes"),
+            Param(
+                "size_variation", "int", min=0, doc="slicer: variation of the slice size in bytes"
+            ),
+            Param("delay_us", "int", min=0, doc="slicer: delay between slices in microseconds"),
+        ),
+        effect=DEGRADES_LINKS,
+        apply=flaky,
+    ),
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaoskit.faults.base import Applied, FaultContext, fault
+from chaoskit.faults.base import ACTS_ON_NODES, TARGET, Applied, FaultContext, FaultDef, Param
 from chaoskit.faults.selectors import select_nodes
 
 
@@ -33,7 +33,6 @@ def _each(nodes: list[str], act: Any, undo: Any) -> None:
         raise
 
 
-@fault("kill", "process")
 def kill(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     nodes = [n for n in select_nodes(ctx, params.get("target"), ctx.rng_for(fid))]
     running = [n for n in nodes if ctx.backend.is_running(n)]
@@ -41,7 +40,6 @@ def kill(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     return Applied(targets={"nodes": running}, heal=lambda: _restart(ctx, running))
 
 
-@fault("stop", "process")
 def stop(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     nodes = select_nodes(ctx, params.get("target"), ctx.rng_for(fid))
     grace = float(params.get("grace") if params.get("grace") is not None else 5.0)
@@ -50,7 +48,6 @@ def stop(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     return Applied(targets={"nodes": running}, heal=lambda: _restart(ctx, running))
 
 
-@fault("start", "process")
 def start(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     nodes = select_nodes(ctx, params.get("target"), ctx.rng_for(fid))
     stopped = [n for n in nodes if not ctx.backend.is_running(n)]
@@ -58,7 +55,6 @@ def start(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     return Applied(targets={"nodes": stopped}, heal=lambda: None, instant=True)
 
 
-@fault("pause", "process")
 def pause(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     nodes = select_nodes(ctx, params.get("target"), ctx.rng_for(fid))
     running = [n for n in nodes if ctx.backend.is_running(n)]
@@ -69,3 +65,39 @@ def pause(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
 
     _each(running, ctx.backend.pause_node, resume)
     return Applied(targets={"nodes": running}, heal=lambda: resume(running))
+
+
+FAULTS = (
+    FaultDef(
+        "kill",
+        "process",
+        "SIGKILL the targets; with `for`, restart them after it.",
+        (TARGET,),
+        effect=ACTS_ON_NODES,
+        apply=kill,
+    ),
+    FaultDef(
+        "stop",
+        "process",
+        "Stop the targets gracefully (SIGTERM, SIGKILL after `grace`); with `for`, start them again after it.",
+        (TARGET, Param("grace", "duration", default=5.0)),
+        effect=ACTS_ON_NODES,
+        apply=stop,
+    ),
+    FaultDef(
+        "start",
+        "process",
+        "Start the targets (if not running).",
+        (TARGET,),
+        instant=True,
+        apply=start,
+    ),
+    FaultDef(
+        "pause",
+        "process",
+        "SIGSTOP the targets; SIGCONT at heal.",
+        (TARGET,),
+        effect=ACTS_ON_NODES,
+        apply=pause,
+    ),
+)

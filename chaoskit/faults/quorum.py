@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaoskit.faults.base import Applied, FaultContext, FaultError, fault
+from chaoskit.faults.base import Applied, FaultContext, FaultDef, FaultError, Param
 from chaoskit.faults.selectors import select_nodes
 
 
@@ -22,7 +22,6 @@ def _restore(ctx: FaultContext, returning: list[str]) -> None:
         ctx.system.members.sort(key=order.index)
 
 
-@fault("degrade-quorum", "quorum")
 def degrade_quorum(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     survivors = select_nodes(ctx, params.get("survivors"), ctx.rng_for(fid))
     if not survivors:
@@ -42,7 +41,6 @@ def degrade_quorum(ctx: FaultContext, params: dict[str, Any], fid: str) -> Appli
     )
 
 
-@fault("restore-quorum", "quorum")
 def restore_quorum(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     returning = [n for n in ctx.node_names if n not in ctx.system.members]
     try:
@@ -50,3 +48,22 @@ def restore_quorum(ctx: FaultContext, params: dict[str, Any], fid: str) -> Appli
     except NotImplementedError as e:
         raise FaultError(str(e)) from e
     return Applied(targets={"nodes": returning}, heal=lambda: None, instant=True)
+
+
+FAULTS = (
+    FaultDef(
+        "degrade-quorum",
+        "quorum",
+        "Shrink the membership to the survivors (through the system adapter); restored at heal.",
+        (Param("survivors", "selector", required=True),),
+        apply=degrade_quorum,
+    ),
+    FaultDef(
+        "restore-quorum",
+        "quorum",
+        "Grow the membership back to every node.",
+        (),
+        instant=True,
+        apply=restore_quorum,
+    ),
+)

@@ -43,7 +43,7 @@ class LiveResult:
 
     exit_code: int
     run_dir: Path | None
-    checks: Any = None  # the report package's CheckReport (or the engine's fallback dict)
+    checks: Any = None  # the chaoskit.report.checks.CheckReport
     error: str | None = None
     failures: list[str] = field(default_factory=list)
 
@@ -278,7 +278,7 @@ class LiveRun:
 
     def status(self) -> dict[str, Any]:
         """Plain data for the panel and the terminal: topology, links, faults, journal."""
-        from chaoskit.experiment import FAULTS
+        from chaoskit.faults.catalogue import FAULTS
 
         topo = self.experiment.topology
         c = self.cluster
@@ -386,7 +386,7 @@ class LiveRun:
             if checks and self._load_started:
                 passed, report = evaluate_checks(self.run, self.experiment, link_state)
                 result.checks = report
-                result.failures = [str(f) for f in _failures(report)]
+                result.failures = list(report.failures)
                 result.exit_code = EXIT_OK if passed else EXIT_BOUND_FAILED
             else:
                 result.exit_code = EXIT_OK
@@ -492,10 +492,3 @@ def _handle_dict(h: Any) -> dict[str, Any]:
         "applied_at_s": round(h.applied_at_ns / 1e9, 2),
         "describe": h.describe(),
     }
-
-
-def _failures(report: Any) -> list[Any]:
-    f = getattr(report, "failures", None)
-    if f is None and isinstance(report, dict):
-        f = report.get("failures")
-    return list(f or [])

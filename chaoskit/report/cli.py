@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
+from chaoskit.report.checks import ChecksError
 from chaoskit.report.data import ReportError
-from chaoskit.report.spec import ChecksError
 
 
 def resolve_run_dir(p: str) -> Path:
@@ -35,30 +34,26 @@ def resolve_run_dir(p: str) -> Path:
 
 
 def _experiment(run_dir: Path) -> tuple[Any, Any]:
-    """(experiment, topology) from the saved experiment.yaml, as well as can be done.
+    """(experiment, topology) from the run's saved experiment.yaml ((None, None) without one).
 
-    The experiment package's loader gives the real Experiment (with its Topology);
-    if the file no longer validates (older schema), the raw mapping still
-    carries the `checks:` section, and the topology comes from check.json.
+    Raises ReportError when the file no longer validates (a run from an older
+    chaoskit): its checks cannot be judged, and the message says why and what to do.
     """
+    from chaoskit.experiment import ExperimentError, load_experiment
+
     path = run_dir / "experiment.yaml"
     if not path.exists():
         return None, None
     try:
-        from chaoskit.experiment import load_experiment
-
         exp = load_experiment(path)
-        return exp, exp.topology
-    except Exception as e:  # noqa: BLE001 - fall back to the raw document
-        click.echo(
-            f"note: {path} did not load as an experiment ({str(e).splitlines()[0]}); using its raw checks",
-            err=True,
-        )
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise ReportError(f"{path}: not valid YAML ({e})") from None
-    return (raw if isinstance(raw, dict) else None), None
+    except ExperimentError as e:
+        problems = "\n".join(f"  {x}" for x in e.errors)
+        raise ReportError(
+            f"{path} no longer validates as an experiment, so this run's checks cannot be "
+            f"judged:\n{problems}\nfix the file to today's format (docs/experiment.md), "
+            "or run the experiment again"
+        ) from None
+    return exp, exp.topology
 
 
 def render_run(run_dir: Path, recheck: bool = False) -> Any:

@@ -1,6 +1,6 @@
-"""The `isolation` check of a run: the transactional history judged against the
-experiment's consistency model (chaoskit.checker.isolation), as a CheckResult for
-check.json and an HTML fragment (each anomaly explained and drawn) for report.html.
+"""The isolation checker run on a transactional history for the `isolation` check
+(chaoskit/checks/isolation.py judges the verdict), and the HTML fragment (each
+anomaly explained and drawn) for report.html.
 """
 
 from __future__ import annotations
@@ -8,44 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from chaoskit.report.spec import get
 
-
-def consistency_of(experiment: Any) -> str | None:
-    """The consistency model named by `checks.isolation` (a name, {consistency: name}
-    or an IsolationCheck), or None when the experiment has no isolation check."""
-    checks = get(experiment, "checks") if experiment is not None else None
-    iso = get(checks, "isolation") if checks is not None else None
-    if iso is None or isinstance(iso, str):
-        return iso
-    return get(iso, "consistency")
-
-
-def isolation_verdict(
-    run_dir: Path, experiment: Any, workload: str, objs: dict, reuse: dict | None
-) -> tuple[Any, dict | None]:
-    """(CheckResult | None, the checker's verdict dict | None)."""
-    from chaoskit.report.checks import CheckResult
-
-    model = consistency_of(experiment)
-    if model is None:
-        return None, None
+def isolation_doc(
+    run_dir: Path, check: Any, workload: str, objs: dict, reuse: dict | None
+) -> dict | None:
+    """The isolation checker's verdict (its to_dict()) for `check` (an IsolationCheck,
+    None: no isolation check), reusing an earlier check.json's when given."""
+    if check is None:
+        return None
     if reuse is not None and reuse.get("isolation"):
-        doc = reuse["isolation"]
-    else:
-        doc = _run(run_dir, workload, model, objs)
-    verdict = doc.get("verdict", "error")
-    ok = verdict == "valid"
-    if ok:
-        n = (doc.get("counts") or {}).get("ok", 0)
-        msg = f"isolation: {model} holds ({n} committed transactions checked)"
-    elif verdict == "invalid":
-        first = doc["anomalies"][0]
-        kinds = ", ".join(doc.get("anomaly_types", []))
-        msg = f"isolation: not {model}: {kinds}; {first['kind']}: {first['explanation']}"
-    else:
-        msg = f"isolation: {verdict}: {doc.get('reason') or doc.get('explanation', '')}"
-    return CheckResult("isolation", ok, msg, bound=model, observed=verdict), doc
+        return reuse["isolation"]
+    return _run(run_dir, workload, check.consistency, objs)
 
 
 def _run(run_dir: Path, workload: str, model: str, objs: dict) -> dict:

@@ -35,13 +35,13 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from chaoskit.faults.base import CUTS_LINKS, DEGRADES_LINKS
+from chaoskit.faults.catalogue import effect_of
 from chaoskit.systems.base import is_cas_mismatch
 
 log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-CUT_FAULTS = {"cut-region", "partition", "bridge", "one-way", "isolate-node"}
-DEGRADE_FAULTS = {"latency", "bandwidth", "flaky"}
 # "rejected": a `fail` cas whose compare did not match (error `cas-mismatch...`): the
 # system answered, so availability panels count it as served, like the scorecard.
 OUTCOMES = ("ok", "rejected", "fail", "info")
@@ -222,11 +222,8 @@ class LiveMetrics:
             if kind == "apply":
                 self.fault_events.labels(fault, "apply").inc()
                 links = [str(x) for x in (ev.get("targets") or {}).get("links", []) or []]
-                effect = (
-                    "cut"
-                    if fault in CUT_FAULTS
-                    else ("degraded" if fault in DEGRADE_FAULTS else "")
-                )
+                effect = effect_of(fault)
+                effect = effect if effect in (CUTS_LINKS, DEGRADES_LINKS) else ""
                 self._active[fid] = (fault, links, effect)
                 self.fault_active.labels(fid, fault).set(1)
                 for link in links:
@@ -245,10 +242,10 @@ class LiveMetrics:
             self.links_cut.set(sum(1 for v in self._cut_count.values() if v > 0))
 
     def _bump(self, link: str, effect: str, d: int) -> None:
-        if effect == "cut":
+        if effect == CUTS_LINKS:
             n = self._cut_count[link] = max(0, self._cut_count.get(link, 0) + d)
             self.link_cut.labels(*self._link_labels(link)).set(1 if n else 0)
-        elif effect == "degraded":
+        elif effect == DEGRADES_LINKS:
             n = self._deg_count[link] = max(0, self._deg_count.get(link, 0) + d)
             self.link_degraded.labels(*self._link_labels(link)).set(1 if n else 0)
 

@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import FancyBboxPatch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
+from chaoskit.faults.catalogue import family_of
 from chaoskit.report.data import NS, FaultWindow, RunData  # noqa: E402
 
 OUTCOME_COLOURS = {"ok": "#2f9e5f", "rejected": "#4a7fc1", "fail": "#d9423a", "info": "#f0a020"}
@@ -29,13 +30,6 @@ FAULT_COLOURS = {
     "quorum": "#d08b2c",
     "other": "#7a8796",
 }
-FAMILY = {
-    "cut-region": "network", "partition": "network", "bridge": "network", "one-way": "network",
-    "isolate-node": "network", "latency": "network", "bandwidth": "network", "flaky": "network",
-    "kill": "process", "stop": "process", "start": "process", "pause": "process",
-    "clock-skew": "clock", "clock-reset": "clock",
-    "degrade-quorum": "quorum", "restore-quorum": "quorum",
-}  # fmt: skip
 REGION_PALETTE = [
     "#3b6fb6",
     "#d1603d",
@@ -67,7 +61,7 @@ plt.rcParams.update(
 
 
 def fault_colour(kind: str) -> str:
-    return FAULT_COLOURS[FAMILY.get(kind, "other")]
+    return FAULT_COLOURS.get(family_of(kind), FAULT_COLOURS["other"])
 
 
 def region_colour(regions: list[str], region: str) -> str:

@@ -128,6 +128,10 @@ class Scorecard:
                 return r
         return None
 
+    def phase(self, key: str) -> Phase | None:
+        """The phase a check names: a key, or `during` for the only fault's phase."""
+        return phase_alias(self.phases, key)
+
     def rto_for(self, region: str, fault: str | None = None) -> list[RTO]:
         return [r for r in self.rto if r.region == region and (fault is None or r.fault == fault)]
 

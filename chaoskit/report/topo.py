@@ -10,20 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from chaoskit.faults.base import ACTS_ON_NODES, CUTS_LINKS
+from chaoskit.faults.catalogue import effect_of
 from chaoskit.report.data import RunData
-
-# Faults that cut links (their `targets.links`), drawn on the topology picture.
-CUTTING = (
-    "cut-region",
-    "partition",
-    "bridge",
-    "one-way",
-    "isolate-node",
-    "cut-zone",
-    "partition-nodes",
-    "majorities-ring",
-    "random-halves",
-)
 
 
 def _parse_link(name: str) -> tuple[str, str] | None:
@@ -106,16 +95,16 @@ def topology_dict(topology: Any, run: RunData | None, link_state: dict | None = 
             if not touched and f.kind == "cut-region" and f.params.get("region"):
                 touched = {k for k in pairs if f.params["region"] in k}
             for k in touched:
-                if k in pairs and f.kind in CUTTING:
+                if k in pairs and effect_of(f.kind) == CUTS_LINKS:
                     pairs[k]["cut_by"].append(f.id)
-    # Nodes a process fault (kill, stop, pause) or a quorum change acted on.
+    # Nodes a fault acted on (kill, stop, pause, clock-skew: ACTS_ON_NODES).
     node_faults: dict[str, list[str]] = {}
     if run is not None:
         for f in run.faults:
-            if f.kind in ("kill", "stop", "pause", "clock-skew"):
+            if effect_of(f.kind) == ACTS_ON_NODES:
                 for node in (f.targets or {}).get("nodes", []) or []:
                     node_faults.setdefault(str(node), []).append(f"{f.id} {f.kind}")
-            elif f.kind in CUTTING:
+            elif effect_of(f.kind) == CUTS_LINKS:
                 # Node links cut by a zone or node-group fault: the nodes on either end.
                 for link in (f.targets or {}).get("links", []) or []:
                     p = _parse_link(str(link))

@@ -6,7 +6,8 @@ every problem. Sections are checked in dependency order (topology first: faults
 and checks refer to its regions, zones and nodes; system second: clock faults
 and workloads depend on the adapter), one module per section:
 
-    topology.py  system.py  load.py  links.py  schedule.py (faults.py, selectors.py)  checks.py
+    topology.py  system.py  load.py  links.py  schedule.py (faults.py, selectors.py)
+    and chaoskit.checks (each check parses its own entry)
 
 `validate_fault` checks one fault entry against an already validated experiment
 (what a game day does before applying a fault by hand).
@@ -19,9 +20,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from chaoskit.checks import ChecksSpec, parse_checks
 from chaoskit.experiment.source import Source
 from chaoskit.experiment.spec import (
-    ChecksSpec,
     Experiment,
     FaultSpec,
     LinksSpec,
@@ -29,7 +30,6 @@ from chaoskit.experiment.spec import (
     SystemSpec,
     ValidationError,
 )
-from chaoskit.experiment.validate.checks import checks_section
 from chaoskit.experiment.validate.context import BACKENDS, NAME_RE, TOP_FIELDS, Context, show
 from chaoskit.experiment.validate.faults import fault_entry
 from chaoskit.experiment.validate.links import links_section
@@ -123,7 +123,7 @@ def validate_source(
     links = links_section(v, data.get("links"), backend)
     # With a broken topology, still check what can be checked against the regions read so far.
     schedule = schedule_section(v, data.get("schedule")) if v.regions else []
-    checks = checks_section(v, data.get("checks"), load) if v.regions else ChecksSpec()
+    checks = parse_checks(v, data.get("checks"), load) if v.regions else ChecksSpec()
 
     if v.errors or topology is None or system is None or backend is None:
         return None, v.errors, v.warnings
@@ -161,6 +161,7 @@ def validate_fault(
     v.nodes = [n.name for n in topo.nodes]
     v.clients = dict(topo.clients)
     v.system_kind = experiment.system.kind
+    v.backend = experiment.backend
     v.duration_s = experiment.load.duration_s
     v.workload = experiment.load.workload
     from chaoskit import systems

@@ -14,6 +14,7 @@ from typing import Any
 
 from chaoskit.experiment.source import PathT, Source, dotted
 from chaoskit.experiment.spec import ValidationError
+from chaoskit.load.plan import WORKLOADS as WORKLOADS
 from chaoskit.units import DURATION_HINT, parse_duration
 
 TOP_FIELDS = (
@@ -43,11 +44,8 @@ LOAD_FIELDS = (
     "workers",
     "txn",
 )
-CHECK_FIELDS = ("linearizable", "lost_writes", "rto", "availability", "latency", "isolation")
 LINKS_FIELDS = ("server", "image", "url")
 BACKENDS = ("local", "docker")
-WORKLOADS = ("register", "cas-register", "set", "list-append", "rw-register", "bank")
-PHASES = ("before", "during", "after", "all")
 DEFAULT_SYSTEM = {"kind": "geokv", "mode": "quorum"}
 # Names people reach for that are spelled differently here.
 FIELD_HINTS = {
@@ -104,6 +102,11 @@ class Context:
                 "warning",
             )
         )
+
+    @staticmethod
+    def show(value: Any) -> str:
+        """How a value is named in a message."""
+        return show(value)
 
     # -- shapes --
     def mapping(self, path: PathT, value: Any, fields: Iterable[str], what: str) -> dict | None:

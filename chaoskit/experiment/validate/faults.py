@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from chaoskit.experiment import fault_rules
-from chaoskit.experiment import faults_schema as fs
 from chaoskit.experiment.source import PathT
 from chaoskit.experiment.spec import (
     FaultSpec,
@@ -17,7 +15,16 @@ from chaoskit.experiment.validate.context import (
     show,
     suggest,
 )
-from chaoskit.experiment.validate.selectors import links_selector, node_selector, region_groups
+from chaoskit.experiment.validate.selectors import (
+    links_selector,
+    node_groups,
+    node_selector,
+    region_groups,
+    region_or_selector,
+    zone_or_random,
+)
+from chaoskit.faults import base as fs
+from chaoskit.faults.catalogue import FAULTS, fault_names
 
 
 def _skewable_kinds() -> list[str]:
@@ -85,10 +92,14 @@ def param_value(v: Context, path: PathT, p: fs.Param, value: Any) -> Any:
             path, value, lo=p.min, hi=p.max, lo_exclusive=p.min_exclusive, integer=t == "int"
         )
         return None if x is None else (int(x) if t == "int" else float(x))
-    if t in fault_rules.PARAM_TYPES:
-        return fault_rules.param(v, path, p, value)
+    if t == "zone-or-random":
+        return zone_or_random(v, path, value)
+    if t == "region-or-selector":
+        return region_or_selector(v, path, value)
+    if t == "node-groups":
+        return node_groups(v, path, value)
     raise AssertionError(
-        f"faults_schema: unknown parameter type {t!r}"
+        f"fault catalogue: unknown parameter type {t!r}"
     )  # a table bug, not user input
 
 
@@ -105,14 +116,14 @@ def fault_entry(
         return None, at_s, for_s
     line = v.src.line(path)
     name = raw.get("fault")
-    if not isinstance(name, str) or name not in fs.FAULTS:
-        hint = suggest(name, fs.FAULTS) if isinstance(name, str) else ""
+    if not isinstance(name, str) or name not in FAULTS:
+        hint = suggest(name, FAULTS) if isinstance(name, str) else ""
         v.err(
             (*path, "fault") if "fault" in raw else path,
-            f"unknown fault {show(name)}; {hint}known faults: {', '.join(fs.fault_names())}",
+            f"unknown fault {show(name)}; {hint}known faults: {', '.join(fault_names())}",
         )
         return None, at_s, for_s
-    fd = fs.FAULTS[name]
+    fd = FAULTS[name]
     entry_keys = [
         "fault",
         "id",
@@ -159,11 +170,11 @@ def fault_entry(
                 f"fault {name} needs exactly one of {', '.join(group)}; got {', '.join(given) or 'none'}",
             )
             ok = False
+    scope = fs.RuleScope(v.regions, v.zones, v.nodes, v.backend)
     for rule in fd.rules:
-        for param, message in rule(params, v.regions):
-            v.err((*path, param), message)
+        for field, message in rule(params, scope):
+            v.err((*path, field), message)
             ok = False
-    ok = fault_rules.check(v, path, name, params) and ok
     if fd.clock and v.adapter_cls is not None and not v.adapter_cls.supports_clock_skew:
         v.err((*path, "fault"), _clock_skew_refusal(name, v.system_kind, v.adapter_cls))
         ok = False

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaoskit.experiment import faults_schema as fs
 from chaoskit.experiment.source import PathT
 from chaoskit.experiment.validate.context import (
     Context,
     show,
     suggest,
 )
+from chaoskit.faults import base as fs
 from chaoskit.topology.model import link_name
 
 
@@ -180,3 +180,44 @@ def region_groups(v: Context, path: PathT, value: Any) -> list[list[str]] | None
             g.append(r)
         out.append(g)
     return out
+
+
+def _quoted(value: Any) -> str:
+    return repr(value) if not isinstance(value, str) else f"'{value}'"
+
+
+def zone_or_random(v: Context, path: PathT, value: Any) -> str | None:
+    if value == "random" or (isinstance(value, str) and value in v.zones):
+        return value
+    hint = suggest(value, v.zones) if isinstance(value, str) else ""
+    v.err(path, f"unknown zone {_quoted(value)}; {hint}zones: {', '.join(v.zones)}, or random")
+    return None
+
+
+def region_or_selector(v: Context, path: PathT, value: Any) -> Any:
+    """A region name, or a node selector mapping (node-level faults)."""
+    if isinstance(value, dict):
+        return node_selector(v, path, value)
+    return v.region(path, value)
+
+
+def node_groups(v: Context, path: PathT, value: Any) -> list[list[Any]] | None:
+    """A list of non-empty lists of node selectors."""
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(g, list) and g for g in value)
+    ):
+        v.err(
+            path,
+            "expected a list of non-empty lists of node selectors, e.g. "
+            f"[[beijing-1, beijing-2], [{{zone: bj-dc2}}]]; got {_quoted(value)}",
+        )
+        return None
+    groups = [
+        [node_selector(v, (*path, gi, si), s) for si, s in enumerate(g)]
+        for gi, g in enumerate(value)
+    ]
+    if any(s is None for g in groups for s in g):
+        return None
+    return groups

@@ -1,4 +1,5 @@
-"""Transactional workloads in an experiment: `load.txn` and `checks.isolation`.
+"""Transactional workloads in an experiment: `load.txn` (`checks.isolation` is
+chaoskit/checks/isolation.py).
 
 load:
   workload: list-append          # or rw-register, bank
@@ -13,9 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from chaoskit.checker.isolation import TXN_MODELS
-from chaoskit.checker.isolation.consistency import CONSISTENCY
 from chaoskit.experiment.source import PathT
-from chaoskit.experiment.spec import IsolationCheck, LoadSpec
+from chaoskit.experiment.spec import LoadSpec
 from chaoskit.experiment.validate.context import Context, show
 from chaoskit.load.txn_workloads import KEY_DISTRIBUTIONS
 
@@ -64,37 +64,3 @@ def txn_options(v: Context, path: PathT, raw: Any, load: LoadSpec) -> dict | Non
     if load.workload == "bank" and load.keys < 2:
         v.err(("load", "keys"), "bank needs at least 2 accounts (load.keys)")
     return out
-
-
-def isolation_check(v: Context, path: PathT, m: dict, load: LoadSpec) -> IsolationCheck | None:
-    """`checks.isolation` (a consistency model name, or {consistency: name}); and no
-    `linearizable` check for a transactional workload."""
-    txn = load.workload in TXN_WORKLOADS
-    if txn and m.get("linearizable") not in (None, False):
-        v.err(
-            (*path, "linearizable"),
-            f"workload {load.workload!r} is transactional: check it with isolation: "
-            f"<{' | '.join(CONSISTENCY)}> instead of linearizable",
-        )
-    if "isolation" not in m:
-        return None
-    ip = (*path, "isolation")
-    raw = m["isolation"]
-    if isinstance(raw, dict):
-        im = v.mapping(ip, raw, ("consistency",), "isolation")
-        if im is None or "consistency" not in im:
-            if im == {}:
-                v.err(ip, f"isolation needs consistency: one of {', '.join(CONSISTENCY)}")
-            return None  # an unknown field was reported already
-        ip, raw = (*ip, "consistency"), im["consistency"]
-    model = v.choice(ip, raw, CONSISTENCY, "consistency model")
-    if model is None:
-        return None
-    if not txn:
-        v.err(
-            (*path, "isolation"),
-            f"isolation checks transactional histories; set load.workload to one of "
-            f"{', '.join(TXN_WORKLOADS)} (it is {load.workload!r})",
-        )
-        return None
-    return IsolationCheck(consistency=model)

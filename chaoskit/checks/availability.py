@@ -1,0 +1,71 @@
+"""`checks.availability`: each region's success rate in a phase is at least `min`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chaoskit.checks.base import (
+    PHASES,
+    CheckKind,
+    CheckResult,
+    Evidence,
+    as_list,
+    check_region,
+    regions_of,
+)
+
+if TYPE_CHECKING:
+    from chaoskit.experiment.source import PathT
+    from chaoskit.experiment.spec import LoadSpec
+    from chaoskit.experiment.validate.context import Context
+
+
+@dataclass
+class AvailabilityCheck:
+    region: str  # a region name or "all"
+    phase: str  # before | during | after | all
+    min: float  # minimum success rate, 0..1
+
+
+def parse(v: Context, path: PathT, raw: Any, load: LoadSpec) -> list[AvailabilityCheck]:
+    out: list[AvailabilityCheck] = []
+    for p, item in as_list(path, raw):
+        m = v.mapping(p, item, ("region", "phase", "min"), "availability")
+        if m is None:
+            continue
+        region = check_region(v, p, m)
+        phase = v.choice((*p, "phase"), m.get("phase", "all"), PHASES, "phase")
+        if "min" not in m:
+            v.err(p, "availability needs min: the lowest acceptable success rate, 0..1 (e.g. 0.99)")
+            continue
+        mn = v.number((*p, "min"), m["min"], lo=0, hi=1)
+        if None not in (region, phase, mn):
+            out.append(AvailabilityCheck(region=region, phase=phase, min=float(mn)))
+    return out
+
+
+def evaluate(check: AvailabilityCheck, ev: Evidence) -> list[CheckResult]:
+    sc = ev.scorecard
+    out: list[CheckResult] = []
+    for region in regions_of(check.region, sc):
+        phase = sc.phase(check.phase)
+        where = f"availability {region} {check.phase}"
+        if phase is None:
+            keys = ", ".join(p.key for p in sc.phases)
+            msg = f"{where}: no such phase in this run (phases: {keys})"
+            out.append(CheckResult("availability", False, msg, region, check.phase, check.min))
+            continue
+        row = sc.row(region, phase.key)
+        if row is None or not row.stats.requests:
+            msg = f"{where}: no requests from {region} in this phase"
+            out.append(CheckResult("availability", False, msg, region, phase.key, check.min, None))
+            continue
+        rate = row.stats.success_rate or 0.0
+        ok = rate >= check.min
+        msg = f"{where}: success rate {rate:.3f} ({row.stats.ok}/{row.stats.requests}) {'>=' if ok else '<'} min {check.min:g}"
+        out.append(CheckResult("availability", ok, msg, region, phase.key, check.min, rate))
+    return out
+
+
+KIND = CheckKind("availability", parse, evaluate, many=True)
