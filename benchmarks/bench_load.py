@@ -65,7 +65,9 @@ def fakekv(tmp: Path) -> Iterator[Target]:
             time.sleep(0.02)
         port = json.loads(pf.read_text())["port"]
         views = {"r1": {"r1-1": {"http": f"127.0.0.1:{port}"}}}
-        yield Target("fakekv (1 process)", "chaoskit.testing.fakekv:FakeKVAdapter", {}, views, ["r1"])
+        yield Target(
+            "fakekv (1 process)", "chaoskit.testing.fakekv:FakeKVAdapter", {}, views, ["r1"]
+        )
     finally:
         srv.kill()
         srv.wait()
