@@ -14,9 +14,7 @@ library's default is one process.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import pickle
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -44,6 +42,8 @@ def default_jobs() -> int:
 
 
 def _run(i: int) -> tuple[bool, Any]:
+    import pickle
+
     assert _TASK is not None
     try:
         return True, _TASK(i)
@@ -69,6 +69,8 @@ def ordered_map(
         for i in range(n):
             yield fn(i)
         return
+    import multiprocessing  # here: most checks never fork, and it is a slow import
+
     _TASK = fn
     pool = multiprocessing.get_context("fork").Pool(min(jobs, n))
     try:

@@ -237,38 +237,29 @@ def search(
             fresh = False
             x = e
             r = match[x]
-            other = False
-            puts: list[str] = []
             while r >= 0:
-                if ent_pure[x]:
-                    if (
-                        ent_data[x][1] == state
-                        if inline
-                        else step(state, ent_data[x]) is not ILLEGAL
-                    ):
-                        break
-                elif prefix_rule:
-                    k = ent_reset[x]
-                    if k == 1:
-                        puts.append(ent_data[x][1])
-                    elif k:
-                        other = True
+                if ent_pure[x] and (
+                    ent_data[x][1] == state if inline else step(state, ent_data[x]) is not ILLEGAL
+                ):
+                    break
                 x = nxt[x]
                 r = match[x]
-            if r < 0 and prefix_rule and not other:
+            if r < 0 and prefix_rule:
                 # x is the first return entry: its op must be linearized before any
                 # op called after it, so only the ops before x can precede it. When
                 # they only append and put, a read there sees the present value or a
                 # put's, extended by appends; if it cannot, this is a dead end, found
                 # now rather than after trying every order of those ops.
                 g = ret_obs[x]
-                if (
-                    g is not _NONE
-                    and not g.startswith(state)
-                    and not any(g.startswith(v) for v in puts)
-                ):
-                    e = x
-                    # fall through to the return entry below: backtrack
+                if g is not _NONE and not g.startswith(state):
+                    y = nxt[0]
+                    while y != x:
+                        k = ent_reset[y]
+                        if k and (k == 2 or g.startswith(ent_data[y][1])):
+                            break  # a put (or another op) that may lead to g
+                        y = nxt[y]
+                    if y == x:
+                        e = x  # fall through to the return entry below: backtrack
             if r >= 0:
                 i = ent_op[x]
                 nl = lin | (1 << i)
