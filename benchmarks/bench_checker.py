@@ -1,132 +1,249 @@
-"""Checker benchmark (run by hand): `.venv/bin/python benchmarks/bench_checker.py`.
+"""Checker benchmark: whole `chaoskit check` commands, as a user waits for them.
 
-With CHAOSKIT_REFERENCE_HISTORIES set (docs/checker.md), times Porcupine's 102
-Jepsen etcd histories and its kv histories and prints the ratio to Porcupine's
-own (Go) figures on this 2-core machine: ~0.4 s for the etcd set, 0.04-0.16 s per
-50-client kv history (target: within 3x). Always times generated linearizable
-histories of 1k, 10k and 100k operations over 10 keys and 20 processes, with the
-ratio to a baseline measured in the same run (reading + pairing the same history,
-a linear pass), and peak memory (tracemalloc, in a second pass).
+1. Reference sets, side by side with Porcupine when its test binary is named
+   (`--porcupine PATH`; built from Porcupine's public source with Debian's Go, see
+   docs/checker.md): Porcupine's 102 Jepsen etcd histories and its kv histories
+   c01-c50, `chaoskit check` vs Porcupine's own test on the same data, interleaved
+   and repeated in one run. Wall time (median) and CPU time (user + system, median)
+   of each command; ratio chaoskit / Porcupine (goal <= 1.0).
+2. Scaling: generated linearizable cas-register histories of 10^4, 10^5 (and with
+   --full 10^6) operations over 10-1,000 keys, each checked by a whole command;
+   wall time, CPU time and peak memory (max RSS of the command), and the growth
+   factor per decade of operations (goal: 10, linear).
+
+    .venv/bin/python -m benchmarks.bench_checker [--porcupine /path/to/porcupine.test]
+        [--histories DIR] [--rounds 5] [--full]
+
+The reference histories: --histories, else $CHAOSKIT_REFERENCE_HISTORIES, else
+shared/reference-histories beside the checkout. Porcupine's binary is run in its
+own directory (it reads test_data/ from there).
 """
 
 from __future__ import annotations
 
-import gc
+import argparse
 import json
 import os
-import resource
+import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
+from dataclasses import dataclass
 from pathlib import Path
 
-from chaoskit.checker import check_linearizable, read_history
-from chaoskit.testing.histories import history_of
-from chaoskit.testing.simulate import simulate, simulate_set
+from benchmarks.table import Row, interleaved, median, render
 
-PORCUPINE_ETCD_S = 0.4
-REPEAT = 3  # best of: the machine is shared, the minimum is the least disturbed run
-
-
-def best(fn) -> tuple[float, float, object]:
-    """(best CPU seconds, best wall seconds, last result) over REPEAT runs."""
-    cpu = wall = float("inf")
-    out = None
-    for _ in range(REPEAT):
-        c, w = time.process_time(), time.perf_counter()
-        out = fn()
-        cpu = min(cpu, time.process_time() - c)
-        wall = min(wall, time.perf_counter() - w)
-    return cpu, wall, out
+REPO = Path(__file__).resolve().parents[1]
+# the installed console script, as users run it (else the same entry point via -c)
+_SCRIPT = Path(sys.executable).parent / "chaoskit"
+CHAOSKIT = (
+    [str(_SCRIPT)]
+    if _SCRIPT.is_file()
+    else [sys.executable, "-c", "import sys; from chaoskit.cli import main; sys.exit(main())"]
+)
+ETCD_TESTS = "^TestEtcdJepsen"
+KV_TESTS = "^TestKv(1Client|10Clients|50Clients)(Ok|Bad)$"
 
 
-PORCUPINE_KV_S = {"c01": 0.04, "c10": 0.04, "c50": 0.16}  # upper figures given
+@dataclass
+class Run:
+    wall_s: float
+    cpu_s: float
+    max_rss_mib: float
+    code: int
 
 
-def bench_reference(root: Path) -> None:
-    files = sorted((root / "porcupine" / "jepsen").glob("etcd_*.log"))
-    files = [f for f in files if f.stat().st_size > 0]
+def run(argv: list[str], cwd: Path | None = None) -> Run:
+    """One whole command: wall time, CPU time and peak memory of that process alone."""
     t = time.perf_counter()
-    hs = [read_history(f, "jepsen-log") for f in files]
-    parse = time.perf_counter() - t
-    cpu, wall, verdicts = best(lambda: [check_linearizable(h, "cas-register").verdict for h in hs])
-    print(
-        f"etcd: {len(files)} histories, read {parse:.3f} s, check {cpu:.3f} s CPU / {wall:.3f} s wall "
-        f"({verdicts.count('linearizable')} linearizable); "
-        f"vs Porcupine {PORCUPINE_ETCD_S} s: {cpu / PORCUPINE_ETCD_S:.2f}x (CPU), "
-        f"{wall / PORCUPINE_ETCD_S:.2f}x (wall)"
+    p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t
+    p.returncode = os.waitstatus_to_exitcode(status)
+    err = p.stderr.read().decode(errors="replace") if p.stderr else ""
+    if p.stderr:
+        p.stderr.close()
+    code = p.returncode
+    if code not in (0, 1):  # 1: a violation found, which these sets contain
+        raise SystemExit(f"{' '.join(argv[:4])} ... exited {code}: {err[-1500:]}")
+    return Run(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, code)
+
+
+def histories_root(given: str | None) -> Path | None:
+    for cand in (given, os.environ.get("CHAOSKIT_REFERENCE_HISTORIES")):
+        if cand:
+            return Path(cand)
+    beside = REPO.parent.parent / "shared" / "reference-histories"
+    return beside if beside.is_dir() else None
+
+
+def reference(root: Path, porcupine: Path | None, rounds: int) -> list[Row]:
+    etcd = sorted(f for f in (root / "porcupine" / "jepsen").glob("etcd_*.log") if f.stat().st_size)
+    kv = sorted(
+        f for f in (root / "porcupine" / "kv").glob("c*.txt") if f.stem[:3] in ("c01", "c10", "c50")
     )
-    for f in sorted((root / "porcupine" / "kv").glob("*.txt")):
-        t = time.perf_counter()
-        h = read_history(f, "porcupine-kv")
-        parse = time.perf_counter() - t
-        cpu, wall, r = best(lambda h=h: check_linearizable(h, "kv"))
-        ref = PORCUPINE_KV_S[f.stem[:3]]
-        print(
-            f"kv {f.stem}: {len(h.ops)} ops, read {parse:.3f} s, check {cpu:.3f} s CPU / "
-            f"{wall:.3f} s wall -> {r.verdict}; vs Porcupine {ref} s: {cpu / ref:.2f}x (CPU)"
+    if not etcd or not kv:
+        raise SystemExit(f"{root}: no porcupine/jepsen/etcd_*.log or porcupine/kv/c*.txt")
+    sets = {
+        f"{len(etcd)} etcd histories": ([*CHAOSKIT, "check", *map(str, etcd)], ETCD_TESTS),
+        f"kv c01-c50 ({len(kv)} histories)": ([*CHAOSKIT, "check", *map(str, kv)], KV_TESTS),
+    }
+    rows: list[Row] = []
+    for name, (ours, tests) in sets.items():
+        cands = {"chaoskit": lambda ours=ours: run(ours)}
+        if porcupine is not None:
+            cands["porcupine"] = lambda tests=tests: run(
+                [str(porcupine), "-test.run", tests], cwd=porcupine.parent
+            )
+        got = interleaved(rounds, cands)
+        wall = {k: median([r.wall_s for r in v]) for k, v in got.items()}
+        cpu = {k: median([r.cpu_s for r in v]) for k, v in got.items()}
+        if porcupine is None:
+            rows.append(
+                Row(
+                    "checker",
+                    f"chaoskit check, {name}",
+                    wall["chaoskit"],
+                    "s",
+                    "(no Porcupine)",
+                    float("nan"),
+                    False,
+                )
+            )
+            continue
+        rows.append(
+            Row(
+                "checker",
+                f"chaoskit check, {name}, wall",
+                wall["chaoskit"],
+                "s",
+                "Porcupine test",
+                wall["porcupine"],
+                False,
+                1.0,
+            )
         )
+        rows.append(
+            Row(
+                "checker",
+                f"chaoskit check, {name}, CPU",
+                cpu["chaoskit"],
+                "s",
+                "Porcupine test",
+                cpu["porcupine"],
+                False,
+            )
+        )
+    return rows
 
 
-def bench_generated(n: int) -> None:
-    events = simulate(seed=n, n_ops=n, n_procs=20, keys=10)
-    with tempfile.TemporaryDirectory(prefix="chaoskit-bench-") as d:
-        p = Path(d) / "h.jsonl"
-        with p.open("w") as fh:
-            for i, ev in enumerate(events):
-                proc, typ, f, v, key = ev
-                rec = {
-                    "index": i,
-                    "process": proc,
-                    "type": typ,
-                    "f": f,
-                    "key": key,
-                    "value": v,
-                    "time": i * 1000,
-                }
-                fh.write(json.dumps(rec) + "\n")
-        t = time.perf_counter()
-        h = read_history(p)
-        base = time.perf_counter() - t
-    t = time.perf_counter()
-    r = check_linearizable(h, "cas-register", timeout_s=300)
-    check = time.perf_counter() - t
-    gc.collect()
-    tracemalloc.start()
-    check_linearizable(history_of(events), "cas-register", timeout_s=300)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    print(
-        f"generated {n} ops (10 keys, 20 processes): {r.verdict}, check {check:.3f} s, "
-        f"baseline read {base:.3f} s, ratio {check / base:.2f}x; "
-        f"peak traced memory {peak / 2**20:.1f} MiB"
-    )
+def write_generated(path: Path, n_ops: int, keys: int) -> int:
+    """A linearizable cas-register history (real registers, crashes included)."""
+    from chaoskit.testing.simulate import simulate
+
+    events = simulate(seed=n_ops + keys, n_ops=n_ops, n_procs=max(20, keys // 10), keys=keys)
+    with path.open("w") as fh:
+        for i, (proc, typ, f, v, key) in enumerate(events):
+            rec = {
+                "index": i,
+                "process": proc,
+                "type": typ,
+                "f": f,
+                "key": key,
+                "value": v,
+                "time": i * 1000,
+            }
+            fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
+    return len(events)
 
 
-def bench_set(n: int) -> None:
-    h = history_of(simulate_set(seed=n, n_ops=n, n_procs=20, keys=10, crash_rate=0.1))
-    cpu, wall, r = best(lambda: check_linearizable(h, "set", timeout_s=300))
-    print(
-        f"generated set history {n} ops (10 sets, 20 processes, 10% crashes): {r.verdict}, "
-        f"check {cpu:.3f} s CPU / {wall:.3f} s wall"
-    )
+SCALES_QUICK = [(10_000, 10), (100_000, 100)]
+SCALES_FULL = [(10_000, 10), (100_000, 100), (1_000_000, 1_000), (100_000, 10)]
+
+
+def scaling(full: bool, jobs: int | None = None) -> list[Row]:
+    """Whole-command time and memory per history size; each row's baseline is the
+    size one decade smaller with the same ops per key (ratio goal: 10x, linear)."""
+    rows: list[Row] = []
+    done: dict[tuple[int, int], Run] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-checker-") as tmp:
+        for n, keys in SCALES_FULL if full else SCALES_QUICK:
+            path = Path(tmp) / f"h-{n}-{keys}.jsonl"
+            write_generated(path, n, keys)
+            argv = [*CHAOSKIT, "check", str(path), "--model", "cas-register", "--timeout", "10m"]
+            if jobs:
+                argv += ["--jobs", str(jobs)]
+            r = run(argv)
+            if r.code != 0:
+                raise SystemExit(f"{path}: generated history not judged linearizable")
+            done[(n, keys)] = r
+            print(
+                f"  {n:>9,} ops, {keys:>5} keys: {r.wall_s:7.2f} s wall, {r.cpu_s:7.2f} s CPU, "
+                f"max RSS {r.max_rss_mib:7.0f} MiB",
+                file=sys.stderr,
+            )
+            # one decade smaller: as many ops per key (10x the keys), else as many keys
+            smaller = [(n // 10, keys // 10), (n // 10, keys)]
+            prev = next((done[k] for k in smaller if k in done), None)
+            base = next((f"{k[0]:,} ops / {k[1]} keys" for k in smaller if k in done), "")
+            what = f"{n:,} ops / {keys} keys"
+            nan = float("nan")
+            rows.append(
+                Row(
+                    "checker",
+                    f"check {what}, wall",
+                    r.wall_s,
+                    "s",
+                    base,
+                    prev.wall_s if prev else nan,
+                    False,
+                    10.0 if prev else None,
+                )
+            )
+            rows.append(
+                Row(
+                    "checker",
+                    f"check {what}, max RSS",
+                    r.max_rss_mib,
+                    "MiB",
+                    base,
+                    prev.max_rss_mib if prev else nan,
+                    False,
+                    10.0 if prev else None,
+                )
+            )
+    return rows
+
+
+def quick(porcupine: Path | None = None, histories: str | None = None) -> list[Row]:
+    """The quick variant for `python -m benchmarks`."""
+    rows: list[Row] = []
+    root = histories_root(histories)
+    if root is not None:
+        rows += reference(root, porcupine, rounds=3)
+    rows += scaling(full=False)
+    return rows
 
 
 def main() -> None:
-    root = os.environ.get("CHAOSKIT_REFERENCE_HISTORIES")
-    if root:
-        bench_reference(Path(root))
-    else:
-        print("CHAOSKIT_REFERENCE_HISTORIES not set: skipping the Porcupine/Knossos sets")
-    sizes = [int(a) for a in sys.argv[1:]] or [1_000, 10_000, 100_000]
-    for n in sizes:
-        bench_generated(n)
-    bench_set(10_000)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"process max RSS {rss:.0f} MiB; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    ap.add_argument("--porcupine", type=Path, help="Porcupine's test binary (go test -c)")
+    ap.add_argument("--histories", help="the reference histories directory")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--full", action="store_true", help="also 10^6 operations")
+    ap.add_argument("--jobs", type=int, default=None, help="chaoskit check --jobs")
+    a = ap.parse_args()
+    rows: list[Row] = []
+    root = histories_root(a.histories)
+    if root is None:
+        print("no reference histories (--histories): skipping the Porcupine sets", file=sys.stderr)
+    else:
+        rows += reference(root, a.porcupine.resolve() if a.porcupine else None, a.rounds)
+    rows += scaling(a.full, a.jobs)
+    print(render(rows))
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

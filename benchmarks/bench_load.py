@@ -1,42 +1,110 @@
-"""How many ops/s the load room sustains with full history recording.
+"""Load generator throughput: Locust users recording the full history vs bare clients.
 
-Runs unthrottled users against chaoskit.testing.fakekv (one in-memory process) for a
-few seconds: first one local Locust process, then a master with N workers, and
-prints ops/s of each and the ratio to the single process (the baseline, measured
-in the same run). Run by hand:
+The target must not be the bottleneck, or the benchmark measures the target: both
+targets here answer one keep-alive connection in well under a millisecond
+(chaoskit.testing.fakekv, one in-memory process; or a geokv `lww` cluster). On the
+same target, interleaved and repeated in one run:
 
-    .venv/bin/python benchmarks/bench_load.py [--users 8] [--seconds 5] [--workers 2]
+  bare      N threads, each with the system's own client and the same workload,
+            recording nothing (the ceiling of the clients themselves);
+  recorded  one Locust process with N users writing history.jsonl (what a run does);
+  workers   optionally, a Locust master + W worker processes (--workers W).
+
+Prints the median ops/s of each and the ratio to bare (goal >= 0.9), and checks
+every recorded history against the contract. Run by hand:
+
+    .venv/bin/python benchmarks/bench_load.py [--target fakekv|geokv] [--users 8]
+        [--seconds 4] [--rounds 3] [--workers 0]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from benchmarks.table import Row, interleaved, median, render
 from chaoskit.load import LoadPlan, WorkloadSpec, start_load
+from chaoskit.load.clients import make_client
 from chaoskit.load.history import problems, read_records
+from chaoskit.load.workloads import UniqueValues, Workload
 
 
-def one(out: Path, port: int, users: int, seconds: float, workers: int) -> tuple[float, int]:
-    views = {"r1": {"r1-1": {"http": f"127.0.0.1:{port}"}}}
+@dataclass
+class Target:
+    name: str
+    kind: str
+    options: dict[str, Any]
+    views: dict[str, dict[str, dict[str, str]]]
+    regions: list[str]
+
+
+@contextlib.contextmanager
+def fakekv(tmp: Path) -> Iterator[Target]:
+    pf = tmp / "fakekv-port.json"
+    srv = subprocess.Popen(
+        [sys.executable, "-m", "chaoskit.testing.fakekv", "--port-file", str(pf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not pf.exists():
+            if srv.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("fakekv did not start")
+            time.sleep(0.02)
+        port = json.loads(pf.read_text())["port"]
+        views = {"r1": {"r1-1": {"http": f"127.0.0.1:{port}"}}}
+        yield Target(
+            "fakekv (1 process)", "chaoskit.testing.fakekv:FakeKVAdapter", {}, views, ["r1"]
+        )
+    finally:
+        srv.kill()
+        srv.wait()
+
+
+@contextlib.contextmanager
+def geokv(tmp: Path, nodes: int = 3) -> Iterator[Target]:
+    from chaoskit.testing.geokv import GeoKVCluster
+
+    regions = {f"r{i + 1}": 1 for i in range(nodes)}
+    d = tmp / "geokv"
+    d.mkdir()
+    with GeoKVCluster(regions, d, {"mode": "lww"}) as c:
+        assert c.plan is not None
+        views = {
+            r: {
+                n: {p: str(ep) for p, ep in ports.items()} for n, ports in c.plan.outside[r].items()
+            }
+            for r in regions
+        }
+        yield Target(f"geokv lww ({nodes} nodes)", "geokv", {"mode": "lww"}, views, list(regions))
+
+
+def _plan(t: Target, out: Path, users: int, seconds: float, workers: int) -> LoadPlan:
     wl = WorkloadSpec(
         "register", keys=8, duration_s=seconds, rate=None, read_ratio=0.5, timeout_s=2.0
     )
-    plan = LoadPlan(
-        "chaoskit.testing.fakekv:FakeKVAdapter",
-        {},
-        views,
-        {"r1": users},
-        wl,
-        time.monotonic_ns(),
-        out,
-        workers,
-    )
+    per = {
+        r: users // len(t.regions) + (i < users % len(t.regions)) for i, r in enumerate(t.regions)
+    }
+    return LoadPlan(t.kind, t.options, t.views, per, wl, time.monotonic_ns(), out, workers)
+
+
+def recorded(t: Target, out: Path, users: int, seconds: float, workers: int) -> tuple[float, float]:
+    """(ops/s, CPU µs per op of the Locust process) of a real load run with full history."""
+    out.mkdir(parents=True)
+    plan = _plan(t, out, users, seconds, workers)
     run = start_load(plan)
     if run.wait(timeout_s=seconds + 120) != 0:
         raise SystemExit(f"load failed; see {out / 'load.log'}")
@@ -45,36 +113,153 @@ def one(out: Path, port: int, users: int, seconds: float, workers: int) -> tuple
     if bad:
         raise SystemExit(f"malformed history: {bad[:3]}")
     s = run.summary() or {}
-    return float(s.get("ops_per_s", 0.0)), len(recs)
+    ops = max(int(s.get("ops", 0)), 1)
+    return float(s.get("ops_per_s", 0.0)), float(s.get("cpu_s", 0.0)) / ops * 1e6
+
+
+def bare(t: Target, tmp: Path, users: int, seconds: float) -> tuple[float, float]:
+    """(ops/s, CPU µs per op) of `users` threads calling the system's clients directly,
+    recording nothing.
+
+    They run in a process of their own session, as the Locust process does: with the
+    kernel's autogroup scheduling a session is a scheduling group, so both sides get
+    the same share of a busy machine.
+    """
+    plan = _plan(t, tmp, users, seconds, 0)
+    plan_path = tmp / f"bare-plan-{time.monotonic_ns()}.json"
+    plan.write(plan_path)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_load", "--bare-plan", str(plan_path)],
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+        timeout=seconds + 60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"bare clients failed: {out.stderr[-2000:]}")
+    got = json.loads(out.stdout)
+    return float(got["ops_per_s"]), float(got["cpu_us_per_op"])
+
+
+def bare_clients(plan: LoadPlan) -> dict[str, float]:
+    """The bare side, in its own process: one thread per user, the workload, no recording."""
+    users = sum(plan.users.values())
+    values = UniqueValues()
+    counts = [0] * users
+    regions = [r for r, n in plan.users.items() for _ in range(n)]
+    start = threading.Barrier(users + 1)
+    stop_at = [0.0]
+
+    def run(i: int) -> None:
+        client = make_client(plan, regions[i])
+        wl = Workload(plan.workload, values, random.Random(i))
+        start.wait()
+        n = 0
+        try:
+            while time.monotonic() < stop_at[0]:
+                f, key, value = wl.next_op()
+                out = client.invoke(f, key, value)
+                wl.observe(f, key, out.type, out.value if f == "read" else value)
+                n += 1
+        finally:
+            client.close()
+            counts[i] = n
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(users)]
+    for th in threads:
+        th.start()
+    stop_at[0] = time.monotonic() + plan.workload.duration_s
+    t0, cpu = time.monotonic(), time.process_time()
+    start.wait()
+    for th in threads:
+        th.join()
+    ops = sum(counts)
+    return {
+        "ops_per_s": ops / (time.monotonic() - t0),
+        "cpu_us_per_op": (time.process_time() - cpu) / max(ops, 1) * 1e6,
+    }
+
+
+def measure(target: str, users: int, seconds: float, rounds: int, workers: int) -> list[Row]:
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        tmp_p = Path(tmp)
+        make = fakekv if target == "fakekv" else geokv
+        with make(tmp_p) as t:
+            runs = iter(range(10**6))
+            cands = {
+                "bare": lambda: bare(t, tmp_p, users, seconds),
+                "recorded": lambda: recorded(t, tmp_p / f"r{next(runs)}", users, seconds, 0),
+            }
+            if workers:
+                cands["workers"] = lambda: recorded(
+                    t, tmp_p / f"r{next(runs)}", users, seconds, workers
+                )
+            got = interleaved(rounds, cands)
+            for name, xs in got.items():
+                print(f"  {name}: " + " ".join(f"{x[0]:.0f}" for x in xs), file=sys.stderr)
+            ops = {name: median([x[0] for x in xs]) for name, xs in got.items()}
+            cpu = {name: median([x[1] for x in xs]) for name, xs in got.items()}
+            what = f"{users} users, history recorded, on {t.name}"
+            rows.append(
+                Row(
+                    "load",
+                    f"Locust, {what}",
+                    ops["recorded"],
+                    "ops/s",
+                    f"{users} bare client threads",
+                    ops["bare"],
+                    True,
+                    0.9,
+                )
+            )
+            rows.append(
+                Row(
+                    "load",
+                    f"Locust CPU per op, {what}",
+                    cpu["recorded"],
+                    "us",
+                    f"{users} bare client threads",
+                    cpu["bare"],
+                    False,
+                )
+            )
+            if workers:
+                rows.append(
+                    Row(
+                        "load",
+                        f"Locust master + {workers} workers, {what}",
+                        ops["workers"],
+                        "ops/s",
+                        f"{users} bare client threads",
+                        ops["bare"],
+                        True,
+                    )
+                )
+    return rows
+
+
+def quick() -> list[Row]:
+    """The quick variant for `python -m benchmarks`."""
+    return measure("geokv", users=8, seconds=3.0, rounds=2, workers=0)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--target", choices=("fakekv", "geokv"), default="geokv")
     ap.add_argument("--users", type=int, default=8)
-    ap.add_argument("--seconds", type=float, default=5.0)
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--bare-plan", help=argparse.SUPPRESS)  # the bare-clients process
     a = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
-        pf = Path(tmp) / "port.json"
-        srv = subprocess.Popen(
-            [sys.executable, "-m", "chaoskit.testing.fakekv", "--port-file", str(pf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            while not pf.exists():
-                time.sleep(0.02)
-            port = json.loads(pf.read_text())["port"]
-            base, n0 = one(Path(tmp) / "local", port, a.users, a.seconds, 0)
-            print(f"1 process:            {base:8.1f} ops/s  ({n0} records)")
-            dist, n1 = one(Path(tmp) / "dist", port, a.users, a.seconds, a.workers)
-            ratio = dist / base if base else float("nan")
-            print(
-                f"master + {a.workers} workers:   {dist:8.1f} ops/s  ({n1} records)  x{ratio:.2f}"
-            )
-        finally:
-            srv.kill()
-            srv.wait()
+    if a.bare_plan:
+        print(json.dumps(bare_clients(LoadPlan.read(Path(a.bare_plan)))))
+        return
+    print(render(measure(a.target, a.users, a.seconds, a.rounds, a.workers)))
 
 
 if __name__ == "__main__":

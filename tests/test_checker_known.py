@@ -524,8 +524,9 @@ def test_memory_bound_holds_for_growing_kv_states() -> None:
     # kv states are strings that grow with each append, so counting cached
     # configurations does not bound memory: 22 concurrent 800-byte appends and an
     # impossible get once grew the process past 6 GiB under a 64 MiB bound. The
-    # search now also bounds the process's growth. Run in a child process so its
-    # peak RSS is its own.
+    # search now also bounds the process's growth. (The appends complete before the
+    # gets are invoked, so the prefix rule has no read to prune with until every
+    # order of them has been tried.) Run in a child process so its peak RSS is its own.
     import subprocess
     import sys
 
@@ -534,9 +535,9 @@ import resource
 from chaoskit.checker import check_linearizable
 from chaoskit.testing.histories import history_of
 ev = [(p, "invoke", "append", f"<{p:02d}>" * 200) for p in range(22)]
+ev += [(p, "ok", "append", f"<{p:02d}>" * 200) for p in range(22)]
 ev += [(100, "invoke", "get", None), (100, "ok", "get", "<00>" * 200 + "<01>" * 200)]
 ev += [(101, "invoke", "get", None), (101, "ok", "get", "zzz")]
-ev += [(p, "ok", "append", f"<{p:02d}>" * 200) for p in range(22)]
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 r = check_linearizable(history_of(ev, key="k"), "kv", timeout_s=5, memory_mb=64)
 grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024
@@ -547,3 +548,24 @@ print(r.verdict, grown, r.reason)
     verdict, grown, reason = p.stdout.split(" ", 2)
     assert verdict == "unknown" and "memory bound reached" in reason, p.stdout
     assert int(grown) < 64 + 64, p.stdout  # the budget, plus one clock interval of slack
+
+
+def test_prefix_rule_ends_a_kv_search_at_an_impossible_get() -> None:
+    # 22 concurrent appends and, while they are in flight, a get of a value no order
+    # of appends can build: the get must be linearized before its return, and only
+    # appends can precede it, so every state that is not a prefix of what it read is
+    # a dead end. Without the rule the search tried orders of the appends until a
+    # 64 MiB bound stopped it (unknown); with it the verdict comes at once.
+    ev = [(p, "invoke", "append", f"<{p:02d}>" * 200) for p in range(22)]
+    ev += [(100, "invoke", "get", None), (100, "ok", "get", "<00>" * 200 + "<01>" * 200)]
+    ev += [(101, "invoke", "get", None), (101, "ok", "get", "zzz")]
+    ev += [(p, "ok", "append", f"<{p:02d}>" * 200) for p in range(22)]
+    r = check_linearizable(history_of(ev, key="k"), "kv", timeout_s=30, memory_mb=64)
+    assert r.verdict == "not-linearizable"
+    assert r.violation is not None and r.violation.op.output == "zzz"
+    # the same with the impossible get replaced by a possible one passes
+    ok = [e if e[0] != 101 or e[1] != "ok" else (101, "ok", "get", "<00>" * 200) for e in ev]
+    ok = [e for e in ok if e[0] != 100]
+    assert check_linearizable(history_of(ok, key="k"), "kv", timeout_s=30).verdict == (
+        "linearizable"
+    )

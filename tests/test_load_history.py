@@ -308,3 +308,26 @@ def test_runner_names_the_bad_field_of_a_plan(tmp_path: Path) -> None:
         "plan.json: workload.workload: 'queue' is not one of register, cas-register, set"
         in r.stderr
     )
+
+
+def test_state_changing_invoke_is_on_disk_before_the_request_goes_out(tmp_path: Path) -> None:
+    # Buffered writes may only lose reads and completions (repaired to info) if the
+    # writer is killed: an invoke that can change state must already be in the file,
+    # with everything recorded before it, when write() returns.
+    path = tmp_path / "h.jsonl"
+    h = HistoryFile(path, start_index=0)
+    rec = Recorder(h.write, t0_ns=0, clock=FakeClock())
+    rec.invoke(0, "read", "k0", None, "east", None)
+    rec.complete(0, "ok", 3)
+    rec.invoke(1, "write", "k0", 9, "east", None)
+    on_disk = read_records(path)  # read while the file is still open
+    assert [(r["process"], r["type"], r["f"]) for r in on_disk] == [
+        (0, "invoke", "read"),
+        (0, "ok", "read"),
+        (1, "invoke", "write"),
+    ]
+    rec.complete(1, "ok")
+    h.flush()
+    assert len(read_records(path)) == 4
+    h.close()
+    assert problems(read_records(path)) == []

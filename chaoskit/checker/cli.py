@@ -125,6 +125,15 @@ def _expand(paths: tuple[str, ...]) -> list[Path]:
     show_default=True,
     help="Bound (MiB) on the search cache; beyond it the verdict is unknown.",
 )
+@click.option(
+    "--jobs",
+    "jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Processes to check the keys of a big history in (P-compositionality: keys are "
+    "independent). Default: one per idle CPU.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of lines.")
 @click.option(
     "--lost-writes",
@@ -161,6 +170,7 @@ def check(
     timeout: float,
     html_out: str | None,
     memory_mb: int,
+    jobs: int | None,
     as_json: bool,
     lost: bool,
     export_edn: str | None,
@@ -182,6 +192,7 @@ def check(
     """
     from chaoskit.checker.formats import read_any, write_jepsen_edn
     from chaoskit.checker.linearizability import check_linearizable
+    from chaoskit.checker.parallel import default_jobs
 
     timeout_s = timeout
     init = parse_initial(initial)
@@ -203,6 +214,7 @@ def check(
     counts.update(valid=0, invalid=0)  # transactional verdicts
     docs: list[dict[str, Any]] = []
     t0 = time.monotonic()
+    jobs = jobs or default_jobs()
     for path in paths:
         try:
             history = read_any(path, fmt)
@@ -213,7 +225,7 @@ def check(
                     write_jepsen_edn(history, export_edn)
                 continue
             result = check_linearizable(
-                history, model, timeout_s=timeout_s, initial=init, memory_mb=memory_mb
+                history, model, timeout_s=timeout_s, initial=init, memory_mb=memory_mb, jobs=jobs
             )
         except HistoryError as e:
             counts["bad"] += 1

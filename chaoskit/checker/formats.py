@@ -15,7 +15,6 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
-from chaoskit.atomic import atomic_write_text
 from chaoskit.checker.history import (
     History,
     HistoryError,
@@ -402,4 +401,6 @@ def _txn_edn(mops: Any) -> str:
 
 
 def write_jepsen_edn(history: History, path: str | Path, independent: bool = False) -> None:
+    from chaoskit.atomic import atomic_write_text  # tempfile: a slow import, needed only here
+
     atomic_write_text(Path(path), to_jepsen_edn(history, independent))

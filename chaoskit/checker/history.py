@@ -41,6 +41,9 @@ class HistoryError(ValueError):
             where = f"{where}:{line}"
         super().__init__(f"{where}: {message}")
 
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable: checks run in other processes
+        return (HistoryError, (self.line, self.message, self.path))
+
 
 def freeze(v: Any) -> Any:
     """JSON lists become tuples so that values are hashable model states."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from chaoskit.checker.history import History, HistoryError, Op
 from chaoskit.checker.membound import RssBound
 from chaoskit.checker.models import ILLEGAL, Model, get_model, guess_model, show
+from chaoskit.checker.parallel import ordered_map
 from chaoskit.checker.wgl import SearchResult, search
 from chaoskit.checker.wgl_set import search_set
 
@@ -19,6 +21,9 @@ DEFAULT_MEMORY_MB = 1024
 # Time allowed to re-search a violation without the value guard, for a plainer
 # explanation (see check_linearizable).
 _EXPLAIN_S = 2.0
+# Below this many operations a history is checked in one process even when more
+# are allowed: forking and collecting results would cost more than they save.
+PARALLEL_MIN_OPS = 1_000
 
 
 @dataclass
@@ -140,12 +145,16 @@ def check_linearizable(
     timeout_s: float = 60.0,
     initial: Any = None,
     memory_mb: int = DEFAULT_MEMORY_MB,
+    jobs: int = 1,
 ) -> LinearizabilityResult:
     """Judge a history: "linearizable", "not-linearizable" or "unknown".
 
     Keys are checked independently (P-compositionality); the first key with a
     violation ends the check. `timeout_s` bounds the whole check; `memory_mb`
-    bounds the search cache (both give "unknown" when reached).
+    bounds the search cache (both give "unknown" when reached). With `jobs` > 1
+    the keys of a big history are checked in that many forked processes (only
+    from a process without other threads; see parallel.py); the verdict and
+    explanation are the ones a single process gives.
     Raises HistoryError for operations the model does not understand.
     """
     t0 = time.monotonic()
@@ -168,99 +177,32 @@ def check_linearizable(
     )
     unknown_reasons: list[str] = []
     # Smaller keys first: a violation is found sooner and cheaper on average.
-    for key, ops in sorted(parts.items(), key=lambda kv: len(kv[1])):
-        k0 = time.monotonic()
-        kept: list[Op] = []
-        data: list[Any] = []
-        for op in ops:
-            try:
-                d = m.prepare(op)
-            except ValueError as e:
-                raise HistoryError(op.call_line, str(e).split(": ", 1)[-1], history.path) from e
-            if d is None:
-                continue
-            kept.append(op)
-            data.append(d)
-        keep = m.prune(kept, data)
-        if not all(keep):
-            kept = [o for o, k in zip(kept, keep, strict=True) if k]
-            data = [d for d, k in zip(data, keep, strict=True) if k]
-        pre = m.precheck(kept, data, init)
-        if pre is not None:
-            idx, why = pre
+    keys = sorted(parts.items(), key=lambda kv: len(kv[1]))
+
+    def one(i: int) -> tuple[KeyResult, Violation | None]:
+        key, ops = keys[i]
+        return _check_key(m, key, ops, init, deadline, memory_mb, history.path)
+
+    spread = jobs > 1 and len(keys) > 1 and len(history.ops) >= PARALLEL_MIN_OPS
+    # Handed out smallest first, as one process checks them: a violation in a small
+    # key ends the check before the big keys (which may run to the time limit) matter.
+    outcomes = ordered_map(one, len(keys), jobs if spread else 1)
+    with contextlib.closing(outcomes):
+        for kr, violation in outcomes:
             result.keys_checked += 1
-            result.per_key.append(
-                KeyResult(key, "not-linearizable", len(kept), time.monotonic() - k0)
-            )
-            result.verdict = "not-linearizable"
-            result.failing_key = key
-            result.violation = _violation(
-                m, key, kept, SearchResult("not-linearizable", failing=idx), init
-            )
-            result.violation.whys = [why]
-            result.explanation = _explain(m, result.violation, len(parts) > 1)
-            break
-        # Bytes per cached configuration: tuple + bitset int + a share of the set.
-        per_entry = 160 + len(kept) // 8
-        max_cache = max(10_000, memory_mb * 1024 * 1024 // per_entry)
-        # States of varying size (kv strings) escape that count: also bound the
-        # process's growth during the search (membound.py).
-        mem_bytes = memory_mb * 1024 * 1024
-        calls = [op.call for op in kept]
-        rets = [op.ret if op.type == "ok" else None for op in kept]
-        required = [op.type == "ok" for op in kept]
-        if m.strategy == "set":
-            res = search_set(
-                calls, rets, data, required, init, deadline, max_cache, mem=RssBound(mem_bytes)
-            )
-        else:
-            args = dict(
-                calls=calls,
-                rets=rets,
-                data=data,
-                required=required,
-                pure=[m.pure(d) for d in data],
-                step=m.step,
-                init=init,
-                max_cache=max_cache,
-                inline=m.inline,
-                lazy=m.lazy(kept, data) if m.inline else None,
-            )
-            guard = m.value_guard and m.inline
-            res = search(**args, deadline=deadline, guard=guard, mem=RssBound(mem_bytes))
-            if (
-                res.verdict == "not-linearizable"
-                and guard
-                and res.failing is not None
-                and kept[res.failing].f not in ("read", "get", "read-all")
-            ):
-                # The value guard blames the op that would strand a later read
-                # (e.g. the write before a stale read). For the explanation,
-                # search briefly without it to blame the read itself, as Knossos
-                # and Porcupine do; the verdict is the same either way.
-                plain = search(
-                    **args,
-                    deadline=min(deadline, time.monotonic() + _EXPLAIN_S),
-                    guard=False,
-                    mem=RssBound(mem_bytes),
-                )
-                if plain.verdict == "not-linearizable":
-                    res = plain
-        result.keys_checked += 1
-        result.per_key.append(
-            KeyResult(key, res.verdict, len(kept), time.monotonic() - k0, res.reason)
-        )
-        if res.verdict == "unknown":
-            unknown_reasons.append(f"key {show(key)}: {res.reason}")
-            if time.monotonic() > deadline:
+            result.per_key.append(kr)
+            if kr.verdict == "unknown":
+                unknown_reasons.append(f"key {show(kr.key)}: {kr.reason}")
+                if time.monotonic() > deadline:
+                    break
+                continue
+            if kr.verdict == "not-linearizable":
+                assert violation is not None
+                result.verdict = "not-linearizable"
+                result.failing_key = kr.key
+                result.violation = violation
+                result.explanation = _explain(m, violation, len(parts) > 1)
                 break
-            continue
-        if res.verdict == "not-linearizable":
-            result.verdict = "not-linearizable"
-            result.failing_key = key
-            result.violation = _violation(m, key, kept, res, init)
-            result.explanation = _explain(m, result.violation, len(parts) > 1)
-            break
     if result.verdict != "not-linearizable":
         if unknown_reasons:
             result.verdict = "unknown"
@@ -275,6 +217,90 @@ def check_linearizable(
             )
     result.elapsed_s = time.monotonic() - t0
     return result
+
+
+def _check_key(
+    m: Model,
+    key: Any,
+    ops: list[Op],
+    init: Any,
+    deadline: float,
+    memory_mb: int,
+    path: str | None,
+) -> tuple[KeyResult, Violation | None]:
+    """One key's sub-history: its verdict, and the violation when there is one."""
+    k0 = time.monotonic()
+    kept: list[Op] = []
+    data: list[Any] = []
+    for op in ops:
+        try:
+            d = m.prepare(op)
+        except ValueError as e:
+            raise HistoryError(op.call_line, str(e).split(": ", 1)[-1], path) from e
+        if d is None:
+            continue
+        kept.append(op)
+        data.append(d)
+    keep = m.prune(kept, data)
+    if not all(keep):
+        kept = [o for o, k in zip(kept, keep, strict=True) if k]
+        data = [d for d, k in zip(data, keep, strict=True) if k]
+    pre = m.precheck(kept, data, init)
+    if pre is not None:
+        idx, why = pre
+        violation = _violation(m, key, kept, SearchResult("not-linearizable", failing=idx), init)
+        violation.whys = [why]
+        return KeyResult(key, "not-linearizable", len(kept), time.monotonic() - k0), violation
+    # Bytes per cached configuration: tuple + bitset int + a share of the set.
+    per_entry = 160 + len(kept) // 8
+    max_cache = max(10_000, memory_mb * 1024 * 1024 // per_entry)
+    # States of varying size (kv strings) escape that count: also bound the
+    # process's growth during the search (membound.py).
+    mem_bytes = memory_mb * 1024 * 1024
+    calls = [op.call for op in kept]
+    rets = [op.ret if op.type == "ok" else None for op in kept]
+    required = [op.type == "ok" for op in kept]
+    if m.strategy == "set":
+        res = search_set(
+            calls, rets, data, required, init, deadline, max_cache, mem=RssBound(mem_bytes)
+        )
+    else:
+        args = dict(
+            calls=calls,
+            rets=rets,
+            data=data,
+            required=required,
+            pure=[m.pure(d) for d in data],
+            step=m.step,
+            init=init,
+            max_cache=max_cache,
+            inline=m.inline,
+            lazy=m.lazy(kept, data) if m.inline else None,
+        )
+        guard = m.value_guard and m.inline
+        res = search(**args, deadline=deadline, guard=guard, mem=RssBound(mem_bytes))
+        if (
+            res.verdict == "not-linearizable"
+            and guard
+            and res.failing is not None
+            and kept[res.failing].f not in ("read", "get", "read-all")
+        ):
+            # The value guard blames the op that would strand a later read
+            # (e.g. the write before a stale read). For the explanation,
+            # search briefly without it to blame the read itself, as Knossos
+            # and Porcupine do; the verdict is the same either way.
+            plain = search(
+                **args,
+                deadline=min(deadline, time.monotonic() + _EXPLAIN_S),
+                guard=False,
+                mem=RssBound(mem_bytes),
+            )
+            if plain.verdict == "not-linearizable":
+                res = plain
+    kr = KeyResult(key, res.verdict, len(kept), time.monotonic() - k0, res.reason)
+    if res.verdict == "not-linearizable":
+        return kr, _violation(m, key, kept, res, init)
+    return kr, None
 
 
 def _violation(m: Model, key: Any, kept: list[Op], res: Any, init: Any) -> Violation:

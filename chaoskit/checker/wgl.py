@@ -153,6 +153,21 @@ def search(
             ent_lazy[c] = 1
             lazy_by_value.setdefault(data[i][1], []).append(c)
     has_lazy = bool(lazy_by_value)
+    # Prefix rule (string states built by appends, Porcupine's kv): at the return
+    # entry of a required read, ret_obs holds the value it read; ent_reset marks
+    # the calls that can do more than append: 1 a put (write), 2 anything else.
+    ret_obs: list[Any] = [_NONE] * size
+    ent_reset = bytearray(size)
+    # (every state is then a string: kv's put values and appends are strings)
+    prefix_rule = inline and isinstance(init, str) and any(d[0] == 5 for d in data)
+    if prefix_rule:
+        for i in range(n):
+            c = call_entry[i]
+            d = data[i]
+            if not pure[i] and d[0] != 5:
+                ent_reset[c] = 1 if d[0] == 1 and isinstance(d[1], str) else 2
+            if required[i] and pure[i] and d[0] == 0 and isinstance(d[1], str):
+                ret_obs[match[c]] = d[1]
     in_list = bytearray(b"\x01") * size  # call entry not lifted
     # value guard: per call entry the value it must observe / may write
     ent_obs: list[Any] = [_NONE] * size
@@ -229,6 +244,22 @@ def search(
                     break
                 x = nxt[x]
                 r = match[x]
+            if r < 0 and prefix_rule:
+                # x is the first return entry: its op must be linearized before any
+                # op called after it, so only the ops before x can precede it. When
+                # they only append and put, a read there sees the present value or a
+                # put's, extended by appends; if it cannot, this is a dead end, found
+                # now rather than after trying every order of those ops.
+                g = ret_obs[x]
+                if g is not _NONE and not g.startswith(state):
+                    y = nxt[0]
+                    while y != x:
+                        k = ent_reset[y]
+                        if k and (k == 2 or g.startswith(ent_data[y][1])):
+                            break  # a put (or another op) that may lead to g
+                        y = nxt[y]
+                    if y == x:
+                        e = x  # fall through to the return entry below: backtrack
             if r >= 0:
                 i = ent_op[x]
                 nl = lin | (1 << i)

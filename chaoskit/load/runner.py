@@ -43,6 +43,7 @@ from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, StatsCSVFileWriter, st
 from chaoskit.atomic import atomic_write_text
 from chaoskit.load.clients import adapter_class, client_node, make_client
 from chaoskit.load.history import (
+    FLUSH_S,
     STOPPED_IN_FLIGHT,
     HistoryFile,
     Recorder,
@@ -76,6 +77,7 @@ class LoadContext:
 CTX: LoadContext | None = None
 STOP = Event()  # set by SIGTERM/SIGINT or a fatal problem: the load ends early
 FATAL: list[str] = []  # problems that make the load process exit with code 3
+RUN_CPU_S: list[float] = []  # CPU seconds this process used while its users ran
 
 
 def _fatal(message: str) -> None:
@@ -270,6 +272,17 @@ def _start_web_ui(env: Environment, plan: LoadPlan) -> dict[str, Any]:
     return {"web_port": ui.server.server_port, "web_host": ui.host}
 
 
+def _keep_flushed(hist: HistoryFile) -> gevent.Greenlet:
+    """history.jsonl at most FLUSH_S behind even when no record comes (users all waiting)."""
+
+    def loop() -> None:
+        while True:
+            gevent.sleep(FLUSH_S)
+            hist.flush()
+
+    return gevent.spawn(loop)
+
+
 def _run_for(
     env: Environment, plan: LoadPlan, stop: Event, ready_file: str | None, extra: dict
 ) -> float:
@@ -284,8 +297,10 @@ def _run_for(
             json.dumps({"state": "spawning", "pid": os.getpid(), **extra}),
             durable=False,
         )
+    cpu = time.process_time()
     stop.wait(timeout=plan.workload.duration_s)
     elapsed = time.monotonic() - started
+    RUN_CPU_S.append(time.process_time() - cpu)
     env.runner.stop()
     return elapsed
 
@@ -308,6 +323,8 @@ def _summary(plan: LoadPlan, elapsed: float, stopped_early: bool) -> dict[str, A
         "fatal": list(FATAL),
         "ops": total,
         "ops_per_s": round(total / elapsed, 2) if elapsed > 0 else 0.0,
+        # this process only (a master's workers are processes of their own)
+        "cpu_s": round(sum(RUN_CPU_S), 3),
         "requested_rate": plan.workload.rate,
         "requested_rate_per_region": {
             r: plan.region_rate(r) for r in plan.users if plan.users[r] > 0
@@ -325,7 +342,9 @@ def _finish(
     hist: HistoryFile,
     elapsed: float,
     stopped: bool,
+    flusher: gevent.Greenlet,
 ) -> None:
+    flusher.kill(block=True)
     hist.close()
     csvs.finish()
     rewrite_normalized(plan.history_path)
@@ -345,6 +364,7 @@ def run_local(plan: LoadPlan, ready_file: str | None) -> int:
     global CTX
     plan.history_path.write_text("")  # a run starts a fresh history (never appends to an old one)
     hist = HistoryFile(plan.history_path, start_index=0)
+    flusher = _keep_flushed(hist)
     recorder = Recorder(hist.write, plan.t0_ns)
     CTX = LoadContext(plan, recorder)
     env = Environment(
@@ -357,7 +377,7 @@ def run_local(plan: LoadPlan, ready_file: str | None) -> int:
     elapsed = _run_for(env, plan, stop, ready_file, web)
     recorder.close_in_flight()
     env.runner.quit()
-    _finish(env, plan, csvs, hist, elapsed, stop.is_set())
+    _finish(env, plan, csvs, hist, elapsed, stop.is_set(), flusher)
     return 3 if FATAL else 0
 
 
@@ -365,6 +385,7 @@ def run_master(plan: LoadPlan, ready_file: str | None, port_file: str | None) ->
     """Locust's master: hands the plan to workers, merges their histories into one file."""
     plan.history_path.write_text("")  # a run starts a fresh history (never appends to an old one)
     hist = HistoryFile(plan.history_path, start_index=0)
+    flusher = _keep_flushed(hist)
     env = Environment(
         user_classes=user_classes(plan), events=events, stop_timeout=plan.workload.timeout_s + 2
     )
@@ -433,6 +454,7 @@ def run_master(plan: LoadPlan, ready_file: str | None, port_file: str | None) ->
                 plan.worker_wait_s,
             )
             runner.quit()
+            flusher.kill()
             hist.close()
             return 3
         gevent.sleep(0.05)
@@ -451,7 +473,7 @@ def run_master(plan: LoadPlan, ready_file: str | None, port_file: str | None) ->
     for wid in planned:
         runner.send_message("chaoskit-quit", None, client_id=wid)
     runner.quit()
-    _finish(env, plan, csvs, hist, elapsed, stop.is_set())
+    _finish(env, plan, csvs, hist, elapsed, stop.is_set(), flusher)
     return 3 if FATAL else 0
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from chaoskit.atomic import atomic_write_text
 from chaoskit.systems.base import Client, NodeSpec, Outcome, SystemAdapter, SystemContext
+from chaoskit.systems.httpconn import OneWriteHTTPConnection
 from chaoskit.topology.model import Endpoint
 
 
@@ -64,6 +65,10 @@ def serve(port_file: Path, hang_every: int = 0, hang_s: float = 3.0) -> None:
 
     class H(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # One segment per response, sent at once: a response written as headers then
+        # body on a Nagle socket waits for the client's delayed ACK (~40 ms per request).
+        wbufsize = 1 << 16
+        disable_nagle_algorithm = True
 
         def log_message(self, *a: Any) -> None:
             pass
@@ -76,6 +81,7 @@ def serve(port_file: Path, hang_every: int = 0, hang_s: float = 3.0) -> None:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+            self.wfile.flush()
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True
@@ -93,13 +99,13 @@ def serve(port_file: Path, hang_every: int = 0, hang_s: float = 3.0) -> None:
 class FakeKVClient(Client):
     def __init__(self, ep: Endpoint, node: str, timeout_s: float) -> None:
         self.ep, self.node, self.timeout_s = ep, node, timeout_s
-        self.conn: http.client.HTTPConnection | None = None
+        self.conn: OneWriteHTTPConnection | None = None
 
     def invoke(self, f: str, key: str, value: Any) -> Outcome:
-        body = json.dumps({"f": f, "key": key, "value": value})
+        body = json.dumps({"f": f, "key": key, "value": value}).encode()
         try:
             if self.conn is None:
-                self.conn = http.client.HTTPConnection(
+                self.conn = OneWriteHTTPConnection(
                     self.ep.host, self.ep.port, timeout=self.timeout_s
                 )
                 self.conn.connect()
@@ -107,7 +113,7 @@ class FakeKVClient(Client):
             self.close()
             return Outcome("fail", None, f"connect: {e}")  # never sent: certainly not applied
         try:
-            self.conn.request("POST", "/op", body, {"Content-Type": "application/json"})
+            self.conn.post("/op", body, {"Content-Type": "application/json"})
             resp = self.conn.getresponse()
             out = json.loads(resp.read() or b"{}")
         except (TimeoutError, OSError, http.client.HTTPException) as e:

@@ -1,6 +1,6 @@
 """The load users' client: one keep-alive connection to one node, honest outcomes.
 
-Stdlib only (http.client over the socket module), so it works unchanged inside a
+Stdlib only (http.client over the socket module, one write per request), so it works unchanged inside a
 gevent-monkey-patched Locust process. Classification:
 
 - ok: HTTP 200.
@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from chaoskit.systems.base import CAS_MISMATCH, Client, Outcome
+from chaoskit.systems.httpconn import OneWriteHTTPConnection
 from chaoskit.topology.model import Endpoint
 
 READS = ("read", "read-all")
@@ -37,7 +38,7 @@ class GeoKVClient(Client):
         self.nodes = list(nodes)
         self.timeout_s = timeout_s
         self._i = start % len(self.nodes)
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: OneWriteHTTPConnection | None = None
         # Ask the node to answer within 80% of our timeout, so that refusals arrive
         # as definite answers instead of client-side timeouts (unknown outcomes).
         self._headers = {
@@ -78,7 +79,7 @@ class GeoKVClient(Client):
         for step in range(len(self.nodes)):
             i = (self._i + step) % len(self.nodes)
             name, ep = self.nodes[i]
-            conn = http.client.HTTPConnection(ep.host, ep.port, timeout=self.timeout_s)
+            conn = OneWriteHTTPConnection(ep.host, ep.port, timeout=self.timeout_s)
             try:
                 conn.connect()
             except OSError as e:
@@ -97,7 +98,7 @@ class GeoKVClient(Client):
         assert conn is not None
         body = json.dumps({"f": f, "key": key, "value": value}).encode()
         try:
-            conn.request("POST", "/op", body=body, headers=self._headers)
+            conn.post("/op", body, self._headers)
             resp = conn.getresponse()
             raw = resp.read()
             self._used = time.monotonic()
