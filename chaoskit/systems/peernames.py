@@ -14,6 +14,7 @@ this module recreates it per node:
   ``libnss-wrapper``, LD_PRELOAD, ``NSS_WRAPPER_HOSTS``): a peer in the same region
   resolves to its real address, a peer in another region to a loopback address of
   its own (``127.x.y.z``, one per (node, peer) pair);
+- Go programs (etcd) are told to resolve through libc (``GODEBUG=netdns=cgo``);
 - on that address and the peer's real port the runner relays bytes to the link
   the address plan gives for (this node's region -> that peer): a cut or slowed
   link cuts or slows exactly the traffic it would between real data centres.
@@ -189,6 +190,8 @@ def run(cfg: dict[str, Any]) -> int:
         hosts_file.write_text("".join(f"{ip} {name}\n" for name, ip in cfg["hosts"].items()))
         env["LD_PRELOAD"] = ":".join(x for x in (env.get("LD_PRELOAD", ""), lib) if x)
         env["NSS_WRAPPER_HOSTS"] = str(hosts_file)
+        # Go programs (etcd) resolve names themselves unless told to ask libc.
+        env["GODEBUG"] = ",".join(x for x in (env.get("GODEBUG", ""), "netdns=cgo") if x)
     _start_relays([tuple(r) for r in cfg.get("relays", [])])
     if owner is not None:
         env.update(HOME=str(data_dir), USER=user, LOGNAME=user)
