@@ -167,11 +167,28 @@ def _demote(user: str | None) -> Any:
     return run
 
 
+def unreachable_parent(path: Path, uid: int) -> Path | None:
+    """The first directory above `path` that user `uid` (not root) cannot enter."""
+    for parent in reversed(path.resolve().parents):
+        st = parent.stat()
+        if not (st.st_mode & 0o001 or (st.st_uid == uid and st.st_mode & 0o100)):
+            return parent
+    return None
+
+
 def run(cfg: dict[str, Any]) -> int:
     data_dir = Path(cfg["data_dir"])
     user = cfg.get("user")
     owner = pwd.getpwnam(user) if user else None
     if owner is not None:
+        blocked = unreachable_parent(data_dir, owner.pw_uid)
+        if blocked is not None:
+            print(
+                f"peernames: this node runs as {user}, who cannot enter {blocked} "
+                f"(mode {blocked.stat().st_mode & 0o777:o}): put the run's results in a "
+                "directory others may enter (e.g. --results /tmp/results)"
+            )
+            return 3
         os.chown(data_dir, owner.pw_uid, owner.pw_gid)
     for path, text in cfg.get("files", {}).items():
         p = Path(path)

@@ -202,9 +202,9 @@ class PatroniAdapter(SystemAdapter):
                 "pgpass": "{data_dir}/pgpass",
                 "pg_hba": hba,
                 "authentication": {
-                    "superuser": auth,
+                    "superuser": dict(auth),
                     "replication": {"username": "replicator", "password": SCOPE},
-                    "rewind": auth,
+                    "rewind": dict(auth),
                 },
                 "parameters": {"unix_socket_directories": "{data_dir}"},
             },
