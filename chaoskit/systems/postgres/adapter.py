@@ -73,7 +73,7 @@ class PatroniAdapter(SystemAdapter):
 
     # ---------------- validation ----------------
     def validate(self, backend: str) -> list[str]:
-        out = list(peernames.problems(backend))
+        out = list(peernames.problems(backend, "postgresql-15, patroni and etcd-server"))
         for k in self.options:
             if k not in _KNOWN:
                 out.append(
