@@ -299,6 +299,7 @@ def run_experiment(
     cluster: Cluster | None = None
     load = None
     sched: Scheduler | None = None
+    roles: RoleWatch | None = None
     metrics = None
     watch = None
     link_state: dict | None = None
@@ -420,6 +421,8 @@ def run_experiment(
         sig.raise_now = False
         # Guaranteed teardown, in order: stop injecting, stop the load, heal, stop processes.
         try:
+            if roles is not None:
+                roles.stop()
             if sched is not None:
                 sched.stop(5)
             if load is not None and load.alive():

@@ -3,12 +3,13 @@
 # Docker engine (docker.io) + docker-compose, debootstrap (offline images),
 # etcd-server, libfaketime, prometheus, chromium, python3-aiohttp (the link server
 # under Debian's python3, as in the link container), PostgreSQL 15 + Patroni and
-# Redis + Sentinel (real replicated databases), fiu-utils and stress-ng (disk and
+# Redis + Sentinel (real replicated databases; libnss-wrapper routes their peer
+# names through the links on the local backend), fiu-utils and stress-ng (disk and
 # resource faults). Idempotent; needs root for apt.
 set -euo pipefail
 
 PKGS=(docker.io docker-compose debootstrap etcd-server etcd-client libfaketime prometheus chromium iproute2 procps python3-aiohttp
-      postgresql-15 patroni redis-server redis-sentinel fiu-utils stress-ng)
+      postgresql-15 patroni redis-server redis-sentinel libnss-wrapper fiu-utils stress-ng)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -175,5 +175,19 @@ def test_check_options():
     assert RedisClient.check_options({"db": 1}) == []
     assert [p for p, _ in RedisClient.check_options({"db": -1, "nope": 1})] == ["nope", "db"]
     assert SqlClient.check_options({"dbname": "x", "isolation": "serializable"}) == []
+    assert SqlClient.check_options({"txn_workload": "bank", "accounts": ["a", "b"]}) == []
     probs = SqlClient.check_options({"isolation": "snapshot"})
     assert probs and "serializable" in probs[0][1]
+
+
+def test_sql_transactions_go_through_sql_txn(pg_port):
+    c = SqlClient({"isolation": "serializable"}, "127.0.0.1", pg_port, 2.0)
+    try:
+        out = c.invoke("txn", None, [["append", "x", 1], ["r", "x", None]])
+        assert (out.type, out.value) == ("ok", [["append", "x", 1], ["r", "x", [1]]])
+        assert c.invoke("write", "k", 5).type == "ok"  # autocommit again afterwards
+        assert c.invoke("read", "k", None).value == 5
+        out = c.invoke("txn", None, [["w", "y", 3], ["r", "y", None]])
+        assert out.type == "ok" and out.value[1] == ["r", "y", 3]
+    finally:
+        c.close()

@@ -28,9 +28,11 @@ The timeout bounds each statement on the client side (the socket is shut down wh
 it expires: a blackholed link never answers); no `statement_timeout` is set, since a
 statement cancelled while waiting for a synchronous standby still commits locally.
 
-Options: dbname (default postgres), user (default postgres), password,
-isolation (txn only: read committed | repeatable read | serializable; default
-serializable).
+Options: dbname (default postgres), user (default postgres), password; for txn:
+isolation (serializable | repeatable-read | read-committed; default serializable),
+txn_workload (list-append | rw-register | bank; default list-append when a
+transaction appends, else rw-register), accounts and balance (bank: the accounts
+created with that opening balance).
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ from psycopg import errors
 
 from chaoskit.systems.base import CAS_MISMATCH, Client, Outcome
 
-OPTIONS = {"dbname", "user", "password", "isolation"}
-ISOLATION_LEVELS = ("read committed", "repeatable read", "serializable")
+OPTIONS = {"dbname", "user", "password", "isolation", "txn_workload", "accounts", "balance"}
+ISOLATION_LEVELS = ("serializable", "repeatable-read", "read-committed")
+TXN_WORKLOADS = ("list-append", "rw-register", "bank")
 READS = ("read", "read-all")
 
 SCHEMA = (
@@ -69,6 +72,7 @@ class SqlClient(Client):
         self.host, self.port, self.timeout_s = host, int(port), float(timeout_s)
         self._conn: psycopg.Connection | None = None
         self._schema_ready = False
+        self._txn_schema: set[str] = set()
         self._expired = False
         self._notices: list[str] = []
 
@@ -85,6 +89,9 @@ class SqlClient(Client):
         iso = options.get("isolation")
         if iso is not None and iso not in ISOLATION_LEVELS:
             problems.append(("isolation", f"{iso!r}: valid levels: {', '.join(ISOLATION_LEVELS)}"))
+        tw = options.get("txn_workload")
+        if tw is not None and tw not in TXN_WORKLOADS:
+            problems.append(("txn_workload", f"{tw!r}: valid: {', '.join(TXN_WORKLOADS)}"))
         return problems
 
     # -- connection ------------------------------------------------------------------
@@ -220,13 +227,23 @@ class SqlClient(Client):
         return self._txn(conn, value)
 
     def _txn(self, conn: psycopg.Connection, ops: Any) -> Outcome:
+        from chaoskit.clients import sql_txn
+
+        workload = self.options.get("txn_workload") or (
+            "list-append" if any(op[0] == "append" for op in ops) else "rw-register"
+        )
+        if workload not in self._txn_schema:
+            sql_txn.ensure_schema(
+                conn, workload, self.options.get("accounts"), int(self.options.get("balance", 10))
+            )
+            self._txn_schema.add(workload)
         try:
-            from chaoskit.clients import sql_txn
-        except ImportError:
-            return Outcome("fail", None, "txn needs chaoskit.clients.sql_txn, which is missing")
-        iso = self.options.get("isolation", "serializable")
-        result = sql_txn.run_txn(conn, ops, iso)
-        return result if isinstance(result, Outcome) else Outcome("ok", result)
+            return sql_txn.run_txn(
+                conn, workload, ops, self.options.get("isolation", "serializable")
+            )
+        finally:
+            if not conn.closed:
+                conn.autocommit = True  # single operations commit one statement each
 
     def close(self) -> None:
         self._drop()

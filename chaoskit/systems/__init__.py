@@ -18,6 +18,7 @@ ADAPTERS: dict[str, str] = {
     "geokv": "chaoskit.systems.geokv.adapter:GeoKVAdapter",
     "etcd": "chaoskit.systems.etcd.adapter:EtcdAdapter",
     "redis-sentinel": "chaoskit.systems.redis_sentinel.adapter:RedisSentinelAdapter",
+    "postgres-patroni": "chaoskit.systems.postgres.adapter:PatroniAdapter",
 }
 
 

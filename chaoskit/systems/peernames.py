@@ -14,6 +14,7 @@ this module recreates it per node:
   ``libnss-wrapper``, LD_PRELOAD, ``NSS_WRAPPER_HOSTS``): a peer in the same region
   resolves to its real address, a peer in another region to a loopback address of
   its own (``127.x.y.z``, one per (node, peer) pair);
+- Go programs (etcd) are told to resolve through libc (``GODEBUG=netdns=cgo``);
 - on that address and the peer's real port the runner relays bytes to the link
   the address plan gives for (this node's region -> that peer): a cut or slowed
   link cuts or slows exactly the traffic it would between real data centres.
@@ -93,8 +94,14 @@ def peer_hosts(
     return hosts, relays
 
 
-def problems(backend: str) -> list[str]:
-    """Why nodes cannot run under the runner on `backend` (empty = fine)."""
+def problems(backend: str, packages: str = "") -> list[str]:
+    """Why nodes cannot run under the runner on `backend` (empty = fine). `packages`:
+    what the system needs installed, named when the backend's image lacks it."""
+    if backend == "docker":
+        return [
+            f"backend: docker: the node image does not include {packages or 'this system'} "
+            "yet; use backend: local"
+        ]
     if backend == "local" and find_nss_wrapper() is None:
         return [
             f"backend: local needs nss_wrapper ({NSS_WRAPPER_GLOB}) so that each node "
@@ -166,11 +173,28 @@ def _demote(user: str | None) -> Any:
     return run
 
 
+def unreachable_parent(path: Path, uid: int) -> Path | None:
+    """The first directory above `path` that user `uid` (not root) cannot enter."""
+    for parent in reversed(path.resolve().parents):
+        st = parent.stat()
+        if not (st.st_mode & 0o001 or (st.st_uid == uid and st.st_mode & 0o100)):
+            return parent
+    return None
+
+
 def run(cfg: dict[str, Any]) -> int:
     data_dir = Path(cfg["data_dir"])
     user = cfg.get("user")
     owner = pwd.getpwnam(user) if user else None
     if owner is not None:
+        blocked = unreachable_parent(data_dir, owner.pw_uid)
+        if blocked is not None:
+            print(
+                f"peernames: this node runs as {user}, who cannot enter {blocked} "
+                f"(mode {blocked.stat().st_mode & 0o777:o}): put the run's results in a "
+                "directory others may enter (e.g. --results /tmp/results)"
+            )
+            return 3
         os.chown(data_dir, owner.pw_uid, owner.pw_gid)
     for path, text in cfg.get("files", {}).items():
         p = Path(path)
@@ -189,6 +213,8 @@ def run(cfg: dict[str, Any]) -> int:
         hosts_file.write_text("".join(f"{ip} {name}\n" for name, ip in cfg["hosts"].items()))
         env["LD_PRELOAD"] = ":".join(x for x in (env.get("LD_PRELOAD", ""), lib) if x)
         env["NSS_WRAPPER_HOSTS"] = str(hosts_file)
+        # Go programs (etcd) resolve names themselves unless told to ask libc.
+        env["GODEBUG"] = ",".join(x for x in (env.get("GODEBUG", ""), "netdns=cgo") if x)
     _start_relays([tuple(r) for r in cfg.get("relays", [])])
     if owner is not None:
         env.update(HOME=str(data_dir), USER=user, LOGNAME=user)

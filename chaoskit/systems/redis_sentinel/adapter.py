@@ -63,7 +63,7 @@ class RedisSentinelAdapter(SystemAdapter):
 
     # ---------------- validation ----------------
     def validate(self, backend: str) -> list[str]:
-        out = list(peernames.problems(backend))
+        out = list(peernames.problems(backend, "redis-server and redis-sentinel"))
         for k in self.options:
             if k not in _KNOWN:
                 out.append(

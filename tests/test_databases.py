@@ -1,0 +1,243 @@
+"""Real replicated databases across regions, through the public system interface:
+Redis 7 + Sentinel and PostgreSQL 15 + Patroni (etcd DCS), from Debian's packages,
+on the local backend. Each shipped experiment runs with its expected verdict
+(shortened with --set where its timing allows); every node, Sentinel and etcd
+member is gone afterwards, also after Ctrl-C; a node that cannot start fails the run
+with its name and log; and nothing outside the systems' own packages names them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from conftest import need
+from helpers import alive, descendants
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAOSKIT = str(Path(sys.executable).parent / "chaoskit")
+
+
+def _need_redis() -> None:
+    for tool in ("redis-server", "redis-sentinel"):
+        need(tool, shutil.which(tool) is not None, f"apt-get install {tool}")
+    need(
+        "nss_wrapper",
+        bool(list(Path("/usr/lib").glob("*/libnss_wrapper.so"))),
+        "apt-get install libnss-wrapper",
+    )
+
+
+def _need_postgres() -> None:
+    need(
+        "PostgreSQL 15",
+        Path("/usr/lib/postgresql/15/bin/postgres").exists(),
+        "apt-get install postgresql-15",
+    )
+    for tool, pkg in (("patroni", "patroni"), ("etcd", "etcd-server")):
+        need(tool, shutil.which(tool) is not None, f"apt-get install {pkg}")
+    need(
+        "nss_wrapper",
+        bool(list(Path("/usr/lib").glob("*/libnss_wrapper.so"))),
+        "apt-get install libnss-wrapper",
+    )
+
+
+@pytest.fixture
+def results():
+    """A results directory the unprivileged postgres user may enter (pytest's tmp_path is
+    root-only)."""
+    d = Path(tempfile.mkdtemp(prefix="chaoskit-db-"))
+    d.chmod(0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def processes_of(run_dir: Path) -> list[tuple[int, str]]:
+    """Live processes whose working directory or command line is in the run directory
+    (every node, Sentinel, etcd member and PostgreSQL server of a run works in its data
+    directory; Redis rewrites its command line, so the directory is what finds it)."""
+    out = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(p / "cwd")
+        except OSError:
+            continue
+        if (str(run_dir) in cmd or cwd.startswith(str(run_dir))) and alive(int(p.name)):
+            out.append((int(p.name), cmd[:120]))
+    return out
+
+
+def run(name: str, results: Path, *sets: str) -> tuple[int, Path, dict, list[dict], str]:
+    args = [
+        CHAOSKIT,
+        "run",
+        str(ROOT / "experiments" / f"{name}.yaml"),
+        "--results",
+        str(results),
+        "--quiet",
+    ]
+    for s in sets:
+        args += ["--set", s]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=280)
+    run_dir = Path(p.stdout.strip().splitlines()[-1])
+    assert run_dir.is_dir(), (p.stdout, p.stderr)
+    assert not (run_dir / "INCOMPLETE").exists(), (run_dir / "INCOMPLETE").read_text()
+    check = json.loads((run_dir / "check.json").read_text())
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert not processes_of(run_dir), "processes of the run left behind"
+    return p.returncode, run_dir, check, events, p.stdout + p.stderr
+
+
+def takeovers(events: list[dict]) -> list[dict]:
+    return [e for e in events if e["event"] == "roles" and not e.get("initial")]
+
+
+@pytest.mark.slow
+def test_redis_sentinel_failover_loses_the_cut_primarys_writes(results: Path) -> None:
+    _need_redis()
+    code, _, check, events, out = run("redis-sentinel-failover", results, "load.duration=35s")
+    assert code == 0, out
+    assert check["linearizability"]["verdict"] == "not-linearizable"
+    lost = check["lost_writes"]
+    assert lost["count"] >= 1
+    (w,) = lost["windows"]
+    assert w["span_s"] > 1.0 and w["takeover"]["kind"] == "promotion"
+    # Sentinel promoted a replica outside the cut region.
+    assert takeovers(events) and takeovers(events)[0]["roles"]["primary"] != ["shanghai-1"]
+    # The writes lost are the ones the isolated old primary acknowledged.
+    assert {x["region"] for x in lost["checker"]["lost"]} == {"shanghai"}
+    results_ = {r["check"]: r for r in check["checks"]}
+    assert "as this experiment expects" in results_["linearizable"]["message"]
+
+
+@pytest.mark.slow
+def test_redis_min_replicas_narrows_the_loss_window(results: Path) -> None:
+    _need_redis()
+    code, run_dir, check, _, out = run("redis-sentinel-min-replicas", results, "load.duration=35s")
+    assert code == 0, out
+    (w,) = check["lost_writes"]["windows"]
+    assert 0 < w["span_s"] <= 6.0, w
+    # The isolated primary refused writes once its replicas fell silent (NOREPLICAS):
+    # that is what narrows the window. The refusals are definite failures.
+    hist = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+    refused = [h for h in hist if h["type"] == "fail" and "NOREPLICAS" in str(h.get("error"))]
+    assert refused and {h["region"] for h in refused} == {"shanghai"}
+
+
+@pytest.mark.slow
+def test_postgres_async_failover_loses_acknowledged_writes(results: Path) -> None:
+    _need_postgres()
+    code, _, check, events, out = run("postgres-async-failover", results, "load.duration=40s")
+    assert code == 0, out
+    lost = check["lost_writes"]
+    assert lost["count"] >= 1
+    (w,) = lost["windows"]
+    assert w["span_s"] > 1.0 and w["takeover"]["kind"] == "promotion"
+    assert "beijing-1" in w["takeover"]["detail"]
+    assert takeovers(events)[0]["roles"]["primary"] == ["beijing-1"]
+    rtos = {r["region"]: r["rto_s"] for r in check["scorecard"]["rto"]}
+    assert rtos["beijing"] is not None and rtos["beijing"] > 5  # it waited for the failover
+
+
+@pytest.mark.slow
+def test_postgres_sync_failover_loses_nothing(results: Path) -> None:
+    _need_postgres()
+    code, _, check, events, out = run("postgres-sync-failover", results, "load.duration=52s")
+    assert code == 0, out
+    assert check["linearizability"]["verdict"] == "linearizable"
+    assert check["lost_writes"]["count"] == 0
+    assert takeovers(events)[0]["roles"]["primary"] == ["beijing-1"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_no_node_sentinel_or_member(results: Path) -> None:
+    _need_redis()
+    proc = subprocess.Popen(
+        [
+            CHAOSKIT,
+            "run",
+            str(ROOT / "experiments" / "redis-sentinel-failover.yaml"),
+            "--results",
+            str(results),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        latest = results / "redis-sentinel-failover" / "latest"
+        deadline = time.monotonic() + 90
+        while not (latest.exists() and "load-start" in (latest / "events.jsonl").read_text()):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.3)
+        run_dir = latest.resolve()
+        time.sleep(1.0)
+        kids = descendants(proc.pid)
+        started = processes_of(run_dir)
+        assert len([c for _, c in started if "[sentinel]" in c]) == 3, started
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 3, err
+        time.sleep(0.3)
+        assert not [k for k in kids if alive(k)], "processes left behind"
+        assert not processes_of(run_dir)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_a_node_that_cannot_start_fails_the_run_with_its_name_and_log(tmp_path: Path) -> None:
+    """pytest's tmp_path is root-only (0700): PostgreSQL, which refuses to run as root,
+    cannot reach its data directory there."""
+    _need_postgres()
+    p = subprocess.run(
+        [
+            CHAOSKIT,
+            "run",
+            str(ROOT / "experiments" / "postgres-async-failover.yaml"),
+            "--results",
+            str(tmp_path),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 3, p.stdout + p.stderr
+    assert "node shanghai-1 exited before it was ready" in p.stderr
+    assert "last lines of" in p.stderr and "who cannot enter" in p.stderr
+    run_dir = Path(p.stdout.strip().splitlines()[-1])
+    assert not processes_of(run_dir)
+
+
+def test_only_the_systems_packages_name_the_databases() -> None:
+    """The databases are plug-ins: engine, backends and checker never name them."""
+    pattern = re.compile(r"postgres|patroni|redis|sentinel", re.IGNORECASE)
+    files = [
+        *ROOT.glob("chaoskit/engine*.py"),
+        *ROOT.glob("chaoskit/backends/**/*.py"),
+        *ROOT.glob("chaoskit/checker/**/*.py"),
+    ]
+    assert len(files) > 10
+    hits = [
+        f"{f.relative_to(ROOT)}:{i}"
+        for f in files
+        for i, line in enumerate(f.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert hits == []
