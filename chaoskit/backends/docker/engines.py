@@ -119,13 +119,15 @@ def parse_engines(text: str, regions: list[str]) -> dict[str, EngineRef]:
                 "(engines are given per region: the docker backend has one network per region)"
             )
         out[region] = resolve_engine(value, where)
-    local = {e.key for e in out.values() if e.host is None} | {DEFAULT}
+    local = {e.key for e in out.values() if e.host is None}
+    if set(regions) - set(out):
+        local.add(f"{DEFAULT} (regions {', '.join(r for r in regions if r not in out)})")
     remote = {e.key for e in out.values() if e.host is not None}
     if remote and local:
         raise EnginesError(
             "--engines: engines on other hosts reach this machine's engines only at an address: "
             f"give `host` for {', '.join(sorted(local))} in an engines YAML file "
-            "(region: {url: ..., host: ADDRESS})"
+            "(region: {url: ..., host: ADDRESS}), mapping every region"
         )
     return out
 
