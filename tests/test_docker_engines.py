@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import docker_ok, need
 
-from chaoskit.backends.docker.testing import leftovers
+from chaoskit.testing.docker import leftovers
 
 pytestmark = [pytest.mark.docker, pytest.mark.etcd, pytest.mark.slow]
 
