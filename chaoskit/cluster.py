@@ -80,7 +80,8 @@ class Cluster:
         self.timings["backend_up_s"] = time.monotonic() - t
 
         t = time.monotonic()
-        self.links = LinkControl(self.api_url)
+        # A backend over several link servers (MultiEngineBackend) gives its own handle.
+        self.links = getattr(self.backend, "link_control", LinkControl)(self.api_url)
         self.links.wait_ready(self.links_timeout_s)
         self.links.build(self.plan)
         self.timings["links_build_s"] = time.monotonic() - t

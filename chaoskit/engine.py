@@ -101,8 +101,13 @@ class _Signals:
         return self.event.is_set()
 
 
-def make_backend(name: str, run: RunDir, experiment: Any = None) -> Any:
-    """The backend by name (chaoskit.backends registry; both take run_dir + run_id)."""
+def make_backend(name: str, run: RunDir, experiment: Any = None, engines: Any = None) -> Any:
+    """The backend by name (chaoskit.backends registry; both take run_dir + run_id).
+    `engines` (region -> EngineRef): docker regions spread over several engines."""
+    if engines:
+        from chaoskit.backends.docker.engines import MultiEngineBackend
+
+        return MultiEngineBackend(run.path, run_id=run.run_id, engines=engines)
     links = getattr(experiment, "links", None)
     if name == "local" and links is not None and getattr(links, "server", "builtin") == "toxiproxy":
         if not getattr(links, "url", None):
@@ -262,6 +267,7 @@ def run_experiment(
     console: Console | None = None,
     install_signals: bool = True,
     before_checks: Callable[[], None] | None = None,
+    engines: Any = None,
 ) -> RunResult:
     """Run one experiment end to end into a new directory under `results_root`.
 
@@ -321,7 +327,7 @@ def run_experiment(
         # ---- topology up: backend, links, nodes ready -----------------------------
         progress.set_phase("bringing the topology up")
         progress.start()
-        be = make_backend(backend_name, run, experiment)
+        be = make_backend(backend_name, run, experiment, engines)
         cluster = Cluster(experiment.topology, adapter, be, events=events, seed=experiment.seed)
         sig.raise_now = True
         cluster.up()

@@ -80,6 +80,20 @@ def _summary(console: Console, result: RunResult, experiment: Any) -> None:
     console.print(t)
 
 
+def _engines(text: str, experiment: Any, backend: str | None, err: Console) -> Any:
+    """--engines parsed against the topology; exit 2 with the reason when it is wrong."""
+    from chaoskit.backends.docker.engines import EnginesError, parse_engines
+
+    if (backend or experiment.backend) != "docker":
+        err.print("--engines: needs the docker backend (--backend docker)", markup=False)
+        sys.exit(EXIT_USAGE)
+    try:
+        return parse_engines(text, experiment.topology.region_names)
+    except EnginesError as e:
+        err.print(str(e), markup=False, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+
+
 @click.command("run")
 @click.argument("experiment_file", type=click.Path(dir_okay=False, path_type=Path))
 @set_option
@@ -122,6 +136,13 @@ def _summary(console: Console, result: RunResult, experiment: Any) -> None:
     metavar="SECONDS",
     help="How long the master waits for every worker before the run breaks (exit 3).",
 )
+@click.option(
+    "--engines",
+    default=None,
+    metavar="REGION=URL,...|FILE",
+    help="docker backend: put regions on other Docker engines (unix://, tcp://, ssh:// or a "
+    "docker context; or a YAML file region -> URL); others stay on the default engine.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 def run(
     experiment_file: Path,
@@ -134,6 +155,7 @@ def run(
     master_bind: str,
     master_port: int,
     worker_wait: float,
+    engines: str | None,
     quiet: bool,
 ) -> None:
     """Run EXPERIMENT_FILE end to end: topology up, load from every region, the
@@ -172,6 +194,7 @@ def run(
         sys.exit(EXIT_USAGE)
     for w in getattr(experiment, "warnings", []) or []:
         err.print(str(w), markup=False, highlight=False, soft_wrap=True)
+    engine_map = _engines(engines, experiment, backend, err) if engines else None
     result = run_experiment(
         experiment,
         results_root,
@@ -181,6 +204,7 @@ def run(
         remote=RemoteWorkers(remote_workers, master_bind, master_port, worker_wait),
         quiet=quiet,
         console=console,
+        engines=engine_map,
     )
     if result.run_dir is None and result.error:
         err.print(

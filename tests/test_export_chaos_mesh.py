@@ -37,7 +37,7 @@ PORTS = {"geokv": {"http": 8080}, "etcd": {"client": 2379, "peer": 2380}}
 REFUSED = {
     "etcd-two-cities-degrade": "degrade-quorum",
     "two-cities-three-centres": "degrade-quorum",
-    "majorities-ring": "majorities-ring",
+    "zone-lost": "cut-zone",  # mode refuse: a partition only drops packets
 }
 
 
@@ -93,7 +93,9 @@ def test_every_shipped_experiment_exports_or_is_refused_by_name(path: Path) -> N
     assert kinds.count("Workflow") == 1
     assert kinds.count("Service") == len(exp.topology.nodes) + 1  # nodes + locust master
     n = len(exp.topology.regions)
-    assert kinds.count("NetworkChaos") == n * (n - 1) // 2  # one delay per region pair
+    zone_pairs = sum(len(r.zones) * (len(r.zones) - 1) // 2 for r in exp.topology.regions)
+    # one delay per region pair and per pair of zones of a region
+    assert kinds.count("NetworkChaos") == n * (n - 1) // 2 + zone_pairs
     assert len(workflow_chaos(out)) >= len(exp.all_faults())
 
 
@@ -102,9 +104,11 @@ def test_latency_matrix_is_half_the_rtt_each_way() -> None:
     out = export_chaos_mesh(exp, options("etcd"))
     for obj in out.manifests["latency.yaml"]:
         spec = obj["spec"]
-        a = spec["selector"]["labelSelectors"][REGION_LABEL]
-        b = spec["target"]["selector"]["labelSelectors"][REGION_LABEL]
-        rtt = exp.topology.rtt(a, b)
+        src, dst = spec["selector"]["labelSelectors"], spec["target"]["selector"]["labelSelectors"]
+        if REGION_LABEL in src:
+            rtt = exp.topology.rtt(src[REGION_LABEL], dst[REGION_LABEL])
+        else:  # two data centres of one region
+            rtt = exp.topology.zone_rtt(src["chaoskit.io/zone"], dst["chaoskit.io/zone"])
         assert spec["direction"] == "both" and spec["action"] == "delay"
         assert spec["delay"]["latency"] == f"{round(rtt.rtt_ms * 500)}us"
         assert spec["selector"]["labelSelectors"]["app"] == "sut"
@@ -171,6 +175,55 @@ def test_latency_fault_adds_to_the_base_and_cannot_lower_it() -> None:
     assert tpl["networkChaos"]["delay"]["latency"] == f"{round((base + 100) * 500)}us"
     with pytest.raises(UnsupportedFault, match="lowers the RTT"):
         exported(with_schedule("{at: 1s, for: 2s, fault: latency, links: all, rtt: 1ms}"))
+
+
+def test_zone_and_node_partitions_draw_like_a_chaoskit_run() -> None:
+    import random
+
+    from chaoskit.faults.domains import majorities_ring_pairs
+
+    (tpl,) = workflow_chaos(exported(with_schedule("{at: 1s, for: 2s, fault: cut-zone, zone: a2}")))
+    spec = tpl["networkChaos"]
+    assert spec["selector"]["labelSelectors"]["chaoskit.io/zone"] == "a2"
+    assert spec["target"]["selector"]["expressionSelectors"][0]["operator"] == "NotIn"
+    exp = load_experiment_text(with_schedule("{at: 1s, for: 2s, fault: majorities-ring}"))
+    chaos = workflow_chaos(export_chaos_mesh(exp, options("geokv")))
+    nodes = [n.name for n in exp.topology.nodes]
+    random.Random(f"{exp.seed}:f1").shuffle(nodes)
+
+    def node_of(sel: dict) -> str:
+        (name,) = selected(exp, sel)
+        return name
+
+    cut = {
+        frozenset(
+            (
+                node_of(t["networkChaos"]["selector"]),
+                node_of(t["networkChaos"]["target"]["selector"]),
+            )
+        )
+        for t in chaos
+    }
+    assert cut == majorities_ring_pairs(nodes) and len(cut) == 5
+    text = with_schedule("{at: 1s, for: 2s, fault: partition-nodes, groups: [[a-1, b-1]]}")
+    assert len(workflow_chaos(exported(text))) == 1  # {a-1, b-1} | the rest
+    assert (
+        len(workflow_chaos(exported(with_schedule("{at: 1s, for: 2s, fault: random-halves}")))) == 1
+    )
+
+
+def selected(exp, sel: dict) -> set[str]:
+    """The topology's nodes a Chaos Mesh selector (as the exporter writes them) picks."""
+    labels = sel["labelSelectors"]
+    out = {n.name for n in exp.topology.nodes}
+    for key, attr in ((NODE_LABEL, "name"), (REGION_LABEL, "region"), ("chaoskit.io/zone", "zone")):
+        if key in labels:
+            out &= {n.name for n in exp.topology.nodes if getattr(n, attr) == labels[key]}
+    for expr in sel.get("expressionSelectors", []):
+        attr = {NODE_LABEL: "name", REGION_LABEL: "region", "chaoskit.io/zone": "zone"}[expr["key"]]
+        keep = {n.name for n in exp.topology.nodes if getattr(n, attr) in expr["values"]}
+        out = out & keep if expr["operator"] == "In" else out - keep
+    return out
 
 
 def test_clock_skew_is_a_time_chaos() -> None:

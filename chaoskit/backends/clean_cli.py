@@ -42,12 +42,13 @@ def _alive(pid_text: str | None) -> bool:
 
 
 def clean_docker(
-    run_id: str | None = None, force: bool = False
+    run_id: str | None = None, force: bool = False, client: object = None
 ) -> tuple[dict[str, int], list[str]]:
-    """Remove chaoskit's docker resources; returns (removed counts, spared run ids)."""
+    """Remove chaoskit's docker resources from one engine (default: the default engine);
+    returns (removed counts, spared run ids)."""
     from chaoskit.backends.docker.image import docker_client
 
-    client = docker_client()
+    client = client or docker_client()
     flt = f"{RUN_LABEL}={run_id}" if run_id else f"{LABEL}=1"
     counts = {"containers": 0, "networks": 0, "volumes": 0}
     spared: set[str] = set()
@@ -94,25 +95,58 @@ def clean_docker(
 @click.command()
 @click.option("--run", "run_id", default=None, help="Only this run id (label chaoskit.run).")
 @click.option("--force", is_flag=True, help="Also remove runs whose harness is still alive.")
-def clean(run_id: str | None, force: bool) -> None:
+@click.option(
+    "--engines",
+    default=None,
+    metavar="URL,...",
+    help="Also clean these Docker engines (unix://, tcp://, ssh:// URLs or contexts; "
+    "REGION=URL items as given to `chaoskit run --engines` work too).",
+)
+def clean(run_id: str | None, force: bool, engines: str | None) -> None:
     """Remove every chaoskit container, network, volume and local leftover."""
-    from chaoskit.backends.docker.image import ImageError
-
-    try:
-        counts, spared = clean_docker(run_id, force)
-        click.echo(
-            f"docker: removed {counts['containers']} container(s), {counts['networks']} "
-            f"network(s), {counts['volumes']} volume(s), {counts['workdirs']} work dir(s)"
-        )
-        if spared:
-            click.echo(
-                f"docker: spared run(s) still running: {', '.join(spared)} (--force removes them)"
-            )
-    except ImageError as e:
-        click.echo(f"docker: skipped ({e})")
+    for url in _engine_urls(engines):
+        _clean_engine(url, run_id, force)
+    _clean_engine(None, run_id, force)
     from chaoskit.backends.local import cleanup_local_leftovers
 
     done = cleanup_local_leftovers(force=force, run_id=run_id)
     click.echo(f"local: {len(done)} leftover process(es) stopped")
     for line in done:
         click.echo(f"  {line}")
+
+
+def _engine_urls(text: str | None) -> list[str]:
+    """Engine URLs of --engines (a REGION=URL item counts by its URL)."""
+    from chaoskit.backends.docker.engines import EnginesError, resolve_engine
+
+    out: list[str] = []
+    for item in filter(None, (p.strip() for p in (text or "").split(","))):
+        value = item.split("=", 1)[1] if "=" in item else item
+        try:
+            url = resolve_engine(value, f"--engines {item}").url
+        except EnginesError as e:
+            raise click.BadParameter(str(e), param_hint="--engines") from None
+        if url and url not in out:
+            out.append(url)
+    return out
+
+
+def _clean_engine(url: str | None, run_id: str | None, force: bool) -> None:
+    """Clean one engine (None: the default one) and say what went."""
+    from chaoskit.backends.docker.engines import EnginesError, engine_client
+    from chaoskit.backends.docker.image import ImageError
+
+    label = f"docker {url}" if url else "docker"
+    try:
+        client = engine_client(url) if url else None
+        counts, spared = clean_docker(run_id, force, client)
+        click.echo(
+            f"{label}: removed {counts['containers']} container(s), {counts['networks']} "
+            f"network(s), {counts['volumes']} volume(s), {counts['workdirs']} work dir(s)"
+        )
+        if spared:
+            click.echo(
+                f"{label}: spared run(s) still running: {', '.join(spared)} (--force removes them)"
+            )
+    except (ImageError, EnginesError) as e:
+        click.echo(f"{label}: skipped ({e})")

@@ -266,6 +266,87 @@ def _isolate_node(ctx: _Context, step: Step) -> list[Chaos]:
     return out
 
 
+def _node_partition(ctx: _Context, a: list[str], b: list[str]) -> Chaos:
+    return (
+        "NetworkChaos",
+        {
+            "action": "partition",
+            "mode": "all",
+            "selector": ctx.pods_of_nodes(a),
+            "direction": "both",
+            "target": {"mode": "all", "selector": ctx.pods_of_nodes(b)},
+        },
+    )
+
+
+def _between_groups(ctx: _Context, groups: list[list[str]]) -> list[Chaos]:
+    groups = [g for g in groups if g]
+    return [
+        _node_partition(ctx, groups[i], groups[j])
+        for i in range(len(groups))
+        for j in range(i + 1, len(groups))
+    ]
+
+
+def _cut_zone(ctx: _Context, step: Step) -> list[Chaos]:
+    from chaoskit.faults.domains import resolve_zone
+
+    _blackhole_only(ctx, step)
+    zone = resolve_zone(ctx.selector_ctx(), step.fault.params.get("zone"), ctx.rng(step))
+    target = ctx.base()
+    target["expressionSelectors"] = [{"key": ZONE_LABEL, "operator": "NotIn", "values": [zone]}]
+    spec = {
+        "action": "partition",
+        "mode": "all",
+        "selector": ctx.base(**{ZONE_LABEL: zone}),
+        "direction": "both",
+        "target": {"mode": "all", "selector": target},
+    }
+    return [("NetworkChaos", spec)]
+
+
+def _partition_nodes(ctx: _Context, step: Step) -> list[Chaos]:
+    from chaoskit.faults.domains import _node_groups
+
+    _blackhole_only(ctx, step)
+    try:
+        groups = _node_groups(
+            ctx.selector_ctx(), step.fault.params.get("groups") or [], ctx.rng(step)
+        )
+    except FaultError as e:
+        if isinstance(e.__cause__, _RoleTarget):
+            raise UnsupportedFault(
+                ctx.experiment, step, "a group names a role; Chaos Mesh selects pods by labels"
+            ) from None
+        raise UnsupportedFault(ctx.experiment, step, str(e)) from None
+    return _between_groups(ctx, groups)
+
+
+def _random_halves(ctx: _Context, step: Step) -> list[Chaos]:
+    _blackhole_only(ctx, step)
+    nodes = [n.name for n in ctx.topology.nodes]
+    ctx.rng(step).shuffle(nodes)  # the fault's own seeded draw, as a chaoskit run makes it
+    k = len(nodes) // 2
+    return _between_groups(ctx, [sorted(nodes[:k]), sorted(nodes[k:])])
+
+
+def _majorities_ring(ctx: _Context, step: Step) -> list[Chaos]:
+    from chaoskit.faults.domains import majorities_ring_pairs
+
+    _blackhole_only(ctx, step)
+    nodes = [n.name for n in ctx.topology.nodes]
+    ctx.rng(step).shuffle(nodes)
+    try:
+        pairs = majorities_ring_pairs(nodes)
+    except FaultError as e:
+        raise UnsupportedFault(ctx.experiment, step, str(e)) from None
+    order = {n: i for i, n in enumerate(n.name for n in ctx.topology.nodes)}
+    return [
+        _node_partition(ctx, [a], [b])
+        for a, b in sorted(tuple(sorted(p, key=order.__getitem__)) for p in pairs)
+    ]
+
+
 def _region_pairs(ctx: _Context, step: Step) -> list[tuple[str, str]]:
     """The region pairs a link selector covers; both directions of each, or refused."""
     sel = step.fault.params["links"]
@@ -399,6 +480,10 @@ MAPPERS: dict[str, Mapper] = {
     "partition": _partition_groups,
     "bridge": _bridge,
     "isolate-node": _isolate_node,
+    "cut-zone": _cut_zone,
+    "partition-nodes": _partition_nodes,
+    "random-halves": _random_halves,
+    "majorities-ring": _majorities_ring,
     "latency": _latency,
     "bandwidth": _bandwidth,
     "kill": _pod_failure,  # the pod is down for `for`, then back (pod-failure)
@@ -453,12 +538,24 @@ def _exp(ctx: _Context) -> str:
 
 
 def latency_objects(ctx: _Context) -> list[dict[str, Any]]:
-    """One NetworkChaos delay per region pair with a non-zero RTT (until deleted)."""
+    """One NetworkChaos delay per region pair with a non-zero RTT, and one per pair of
+    zones of one region (data centres of a city), running until deleted."""
+    t = ctx.topology
+    pairs: list[tuple[str, str, str, Any]] = [
+        (REGION_LABEL, a, b, lat) for (a, b), lat in sorted(t.latency.items())
+    ]
+    for r in t.regions:
+        zones = [z.name for z in r.zones if t.nodes_in_zone(z.name)]
+        for i, a in enumerate(zones):
+            for b in zones[i + 1 :]:
+                pairs.append((ZONE_LABEL, a, b, t.zone_rtt(a, b)))
     out = []
-    for (a, b), lat in sorted(ctx.topology.latency.items()):
+    for label, a, b, lat in pairs:
         if lat.rtt_ms <= 0:
             continue
         kind, spec = _delay(ctx, a, b, lat.rtt_ms, lat.jitter_ms)
+        spec["selector"] = ctx.base(**{label: a})
+        spec["target"]["selector"] = ctx.base(**{label: b})
         out.append(
             {
                 "apiVersion": API_VERSION,

@@ -148,12 +148,38 @@ class DockerBackend(Backend):
 
             self.image = ensure_image(log=self._log).tag
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        api = self.client.api
+        self._create_region_networks()
+        # The links container: on region R's network it carries the aliases of every
+        # node outside R, so those names resolve to R's links towards them.
+        regions = list(lay.nets)
+        aliases = {
+            r: [n.name for n in topology.nodes if n.region != r] + [f"links-{r}"] for r in regions
+        }
+        image, command = self._links_image_command()
+        self._links = start_links_container(
+            self.client,
+            image,
+            command,
+            name=container_name(self.short, "links"),
+            labels=labels(self.run_id, "links"),
+            networks=[
+                (network_name(self.short, r), lay.nets[r].links_ip, aliases[r]) for r in regions
+            ],
+            publish={dplan.LINKS_API_PORT: ("127.0.0.1", None)},
+        )
+        self._links.reload()
+        binding = self._links.attrs["NetworkSettings"]["Ports"][f"{dplan.LINKS_API_PORT}/tcp"][0]
+        self._api_url = f"http://127.0.0.1:{binding['HostPort']}"
+        self._wait_links_api()
+        return self._api_url
+
+    def _create_region_networks(self) -> None:
+        """One bridge network per region, on the engine that carries it."""
         from docker.types import IPAMConfig, IPAMPool
 
-        for region, net in lay.nets.items():
+        for region, net in self.layout.nets.items():
             try:
-                self.client.networks.create(
+                self.client_for(region).networks.create(
                     network_name(self.short, region),
                     driver="bridge",
                     ipam=IPAMConfig(
@@ -168,64 +194,22 @@ class DockerBackend(Backend):
                     f"cannot create the docker network of region {region!r} ({net.subnet}): {e}; "
                     "leftovers of an earlier run? try `chaoskit clean`"
                 ) from e
-        # The links container: on region R's network it carries the aliases of every
-        # node outside R, so those names resolve to R's links towards them.
-        regions = list(lay.nets)
-        aliases = {
-            r: [n.name for n in topology.nodes if n.region != r] + [f"links-{r}"] for r in regions
-        }
+
+    def _links_image_command(self) -> tuple[str, list[str]]:
+        """The links container's image and command (built-in link server, or Toxiproxy)."""
         if self.links_image:
-            image, command = self.links_image, ["-host=0.0.0.0", f"-port={dplan.LINKS_API_PORT}"]
-        elif self.links_command:
-            image, command = self.image, list(self.links_command)
-        else:
-            image = self.image
-            command = [
-                "python3",
-                "-m",
-                "chaoskit.links",
-                "--host",
-                "0.0.0.0",
-                "--port",
-                str(dplan.LINKS_API_PORT),
-            ]
-        first = network_name(self.short, regions[0])
-        host_config = api.create_host_config(
-            network_mode=first,
-            init=True,
-            port_bindings={dplan.LINKS_API_PORT: ("127.0.0.1", None)},
-        )
-        netcfg = api.create_networking_config(
-            {
-                first: api.create_endpoint_config(
-                    ipv4_address=lay.nets[regions[0]].links_ip, aliases=aliases[regions[0]]
-                )
-            }
-        )
-        cid = api.create_container(
-            image,
-            command=command,
-            name=container_name(self.short, "links"),
-            hostname="links",
-            labels=labels(self.run_id, "links"),
-            host_config=host_config,
-            networking_config=netcfg,
-            ports=[dplan.LINKS_API_PORT],
-        )["Id"]
-        for r in regions[1:]:
-            api.connect_container_to_network(
-                cid,
-                network_name(self.short, r),
-                ipv4_address=lay.nets[r].links_ip,
-                aliases=aliases[r],
-            )
-        api.start(cid)
-        self._links = self.client.containers.get(cid)
-        self._links.reload()
-        binding = self._links.attrs["NetworkSettings"]["Ports"][f"{dplan.LINKS_API_PORT}/tcp"][0]
-        self._api_url = f"http://127.0.0.1:{binding['HostPort']}"
-        self._wait_links_api()
-        return self._api_url
+            return self.links_image, ["-host=0.0.0.0", f"-port={dplan.LINKS_API_PORT}"]
+        if self.links_command:
+            return str(self.image), list(self.links_command)
+        return str(self.image), [
+            "python3",
+            "-m",
+            "chaoskit.links",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(dplan.LINKS_API_PORT),
+        ]
 
     def _wait_links_api(self, deadline_s: float = 30.0) -> None:
         end = time.monotonic() + deadline_s
@@ -283,7 +267,8 @@ class DockerBackend(Backend):
                     # Re-read the file on every clock call: offsets change live.
                     "FAKETIME_NO_CACHE": "1",
                 }
-            api = self.client.api
+            client = self.client_for(region)
+            api = client.api
             net = network_name(self.short, region)
             cid = api.create_container(
                 self.image,
@@ -302,7 +287,11 @@ class DockerBackend(Backend):
                 ),
             )["Id"]
             api.start(cid)
-            self._containers[node] = self.client.containers.get(cid)
+            self._containers[node] = client.containers.get(cid)
+
+    def client_for(self, region: str) -> Any:
+        """The engine that carries `region` (one engine here; several in MultiEngineBackend)."""
+        return self.client
 
     def _container(self, node: str) -> Any:
         c = self._containers.get(node)
@@ -441,6 +430,47 @@ class DockerBackend(Backend):
         else:
             for sub in ("data", "clock"):
                 shutil.rmtree(self.workdir / sub, ignore_errors=True)
+
+
+def start_links_container(
+    client: Any,
+    image: str,
+    command: list[str],
+    *,
+    name: str,
+    labels: dict[str, str],
+    networks: list[tuple[str, str, list[str]]],
+    publish: dict[int, tuple[str, int | None]],
+) -> Any:
+    """Create and start a links container on `networks` ([(network, IP, aliases)]),
+    publishing each container port of `publish` at (host address, host port; None =
+    any); returns the started container (reloaded: its port bindings known)."""
+    api = client.api
+    first, ip, aliases = networks[0]
+    host_config = api.create_host_config(
+        network_mode=first,
+        init=True,
+        port_bindings={port: (host, hp) for port, (host, hp) in publish.items()},
+    )
+    netcfg = api.create_networking_config(
+        {first: api.create_endpoint_config(ipv4_address=ip, aliases=aliases)}
+    )
+    cid = api.create_container(
+        image,
+        command=command,
+        name=name,
+        hostname="links",
+        labels=labels,
+        host_config=host_config,
+        networking_config=netcfg,
+        ports=list(publish),
+    )["Id"]
+    for net, ip, aliases in networks[1:]:
+        api.connect_container_to_network(cid, net, ipv4_address=ip, aliases=aliases)
+    api.start(cid)
+    container = client.containers.get(cid)
+    container.reload()
+    return container
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
