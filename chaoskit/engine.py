@@ -94,8 +94,11 @@ class _Signals:
         return self.event.is_set()
 
 
-def make_backend(name: str, run: RunDir, experiment: Any = None) -> Any:
-    """The backend by name (chaoskit.backends registry; both take run_dir + run_id)."""
+def make_backend(
+    name: str, run: RunDir, experiment: Any = None, faketime_root: str | Path | None = None
+) -> Any:
+    """The backend by name (chaoskit.backends registry; both take run_dir + run_id).
+    `faketime_root`: where the local backend looks for libfaketime (default /usr/lib)."""
     links = getattr(experiment, "links", None)
     if name == "local" and links is not None and getattr(links, "server", "builtin") == "toxiproxy":
         if not getattr(links, "url", None):
@@ -104,7 +107,9 @@ def make_backend(name: str, run: RunDir, experiment: Any = None) -> Any:
             )
         from chaoskit.backends.local import LocalBackend
 
-        return LocalBackend(run.path, run_id=run.run_id, links_url=links.url)
+        return LocalBackend(
+            run.path, run_id=run.run_id, links_url=links.url, faketime_root=faketime_root
+        )
     if (
         name == "docker"
         and links is not None
@@ -122,6 +127,8 @@ def make_backend(name: str, run: RunDir, experiment: Any = None) -> Any:
         return DockerBackend(run.path, run_id=run.run_id, links_image=links.image)
     from chaoskit.backends import get_backend
 
+    if name == "local":
+        return get_backend(name)(run.path, run_id=run.run_id, faketime_root=faketime_root)
     return get_backend(name)(run.path, run_id=run.run_id)
 
 
@@ -250,11 +257,14 @@ def run_experiment(
     console: Console | None = None,
     install_signals: bool = True,
     before_checks: Callable[[], None] | None = None,
+    faketime_root: str | Path | None = None,
 ) -> RunResult:
     """Run one experiment end to end into a new directory under `results_root`.
 
     `before_checks` is called after teardown, right before the checks (a signal
     arriving while it runs interrupts the run as one arriving during the checks).
+    `faketime_root`: where the local backend looks for libfaketime (default
+    /usr/lib), needed only by clock faults.
     """
     console = console or Console(stderr=True, quiet=quiet)
     backend_name = backend or getattr(experiment, "backend", None) or "local"
@@ -266,6 +276,11 @@ def run_experiment(
     problems = adapter.validate(backend_name)
     if problems:
         return RunResult(EXIT_USAGE, None, error="; ".join(problems))
+    from chaoskit.experiment.host import clock_faults, host_problems
+
+    refused = host_problems(experiment, backend_name, faketime_root)
+    if refused:
+        return RunResult(EXIT_USAGE, None, error="; ".join(str(p) for p in refused))
 
     run = RunDir.create(Path(results_root), experiment.name)
     _save_experiment(run, experiment)
@@ -302,8 +317,15 @@ def run_experiment(
         # ---- topology up: backend, links, nodes ready -----------------------------
         progress.set_phase("bringing the topology up")
         progress.start()
-        be = make_backend(backend_name, run, experiment)
-        cluster = Cluster(experiment.topology, adapter, be, events=events, seed=experiment.seed)
+        be = make_backend(backend_name, run, experiment, faketime_root)
+        cluster = Cluster(
+            experiment.topology,
+            adapter,
+            be,
+            events=events,
+            seed=experiment.seed,
+            clock_faults=bool(clock_faults(experiment)),
+        )
         sig.raise_now = True
         cluster.up()
         sig.raise_now = False

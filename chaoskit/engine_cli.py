@@ -18,6 +18,7 @@ from rich.table import Table
 from chaoskit.engine import EXIT_USAGE, RemoteWorkers, RunResult, run_experiment
 from chaoskit.experiment.options import (
     backend_option,
+    faketime_option,
     results_option,
     set_option,
     workers_option,
@@ -140,6 +141,7 @@ def _summary(console: Console, result: RunResult, experiment: Any) -> None:
     metavar="SECONDS",
     help="How long the master waits for every worker before the run breaks (exit 3).",
 )
+@faketime_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 def run(
     experiment_file: Path,
@@ -152,6 +154,7 @@ def run(
     master_bind: str,
     master_port: int,
     worker_wait: float,
+    faketime_root: Path | None,
     quiet: bool,
 ) -> None:
     """Run EXPERIMENT_FILE end to end: topology up, load from every region, the
@@ -169,6 +172,7 @@ def run(
       chaoskit run EXP.yaml --remote-workers 2 --master-bind '*' --master-port 5557
     """
     from chaoskit.experiment import ExperimentError, load_experiment
+    from chaoskit.experiment.host import host_problems
 
     console = Console(stderr=True, quiet=quiet)
     err = Console(stderr=True)
@@ -185,6 +189,9 @@ def run(
         sys.exit(EXIT_USAGE)
     try:
         experiment = load_experiment(experiment_file, list(overrides))
+        problems = host_problems(experiment, backend, faketime_root)
+        if problems:
+            raise ExperimentError(problems)
     except ExperimentError as e:
         err.print(str(e), markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_USAGE)
@@ -199,6 +206,7 @@ def run(
         remote=RemoteWorkers(remote_workers, master_bind, master_port, worker_wait),
         quiet=quiet,
         console=console,
+        faketime_root=faketime_root,
     )
     if result.run_dir is None and result.error:
         err.print(

@@ -71,6 +71,10 @@ class Backend(ABC):
         """Skew the node's wall clock by offset_ms (None = real time). Takes effect live
         for nodes started with `NodeSpec.faketime`."""
 
+    def clock_skew_available(self) -> bool:
+        """Whether nodes started with `NodeSpec.faketime` can run here (libfaketime)."""
+        return True
+
     @abstractmethod
     def node_log(self, node: str) -> Path:
         """Path of the node's log file on the harness host (collected for docker)."""

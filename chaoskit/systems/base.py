@@ -64,6 +64,10 @@ class SystemContext:
     plan: AddressPlan
     backend: Backend
     members: list[str]  # current membership, updated by degrade/restore
+    # The run may skew clocks (a clock fault is scheduled, or a live run can apply one):
+    # start nodes that can be skewed with NodeSpec.faketime. False: libfaketime is not
+    # needed, and may not be installed.
+    clock_faults: bool = False
 
 
 class SystemAdapter(ABC):
