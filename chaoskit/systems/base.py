@@ -88,6 +88,8 @@ class SystemAdapter(ABC):
     needs_single_address: bool = False
     # Operations this system's clients accept, by workload.
     workloads: tuple[str, ...] = ("register",)
+    # Option defaults, written out in the run's resolved experiment.yaml.
+    defaults: dict[str, Any] = {}
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.options = dict(options or {})

@@ -43,8 +43,6 @@ def system_section(v: Context, raw: Any, backend: str | None) -> SystemSpec | No
             v.err((*path, "options"), f"options must be a mapping; got {show(raw['options'])}")
         else:
             options.update(copy.deepcopy(raw["options"]))
-    if kind == "geokv":
-        options.setdefault("mode", DEFAULT_SYSTEM["mode"])
     v.system_kind = kind
     try:
         cls = systems.get_adapter(kind)
@@ -53,6 +51,8 @@ def system_section(v: Context, raw: Any, backend: str | None) -> SystemSpec | No
         cls = None
     if cls is not None:
         v.adapter_cls = cls
+        for k, val in getattr(cls, "defaults", {}).items():  # written out in the resolved doc
+            options.setdefault(k, copy.deepcopy(val))
         try:
             adapter = cls(options)
             problems = adapter.validate(backend or "local") if backend else []

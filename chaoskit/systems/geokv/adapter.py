@@ -62,6 +62,7 @@ class GeoKVAdapter(SystemAdapter):
     supports_clock_skew = True
     needs_single_address = False
     workloads = ("register", "cas-register", "set")
+    defaults = {"mode": "quorum"}
 
     @property
     def mode(self) -> str:
