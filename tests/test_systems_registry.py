@@ -23,7 +23,9 @@ def test_builtin_kinds_are_entry_points() -> None:
 
 
 def test_unknown_and_broken_kinds_say_why(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(systems.UnknownSystemError, match=r"'nosuch'; known kinds: .*etcd, geokv"):
+    with pytest.raises(
+        systems.UnknownSystemError, match=r"'nosuch'; known kinds: .*etcd, generic, geokv"
+    ):
         systems.get_adapter("nosuch")
     broken = systems.SystemEntry("gone", "gone_pkg.adapter:Gone", "gone-dist")
     monkeypatch.setitem(systems.entries(), "gone", broken)

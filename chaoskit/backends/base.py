@@ -30,6 +30,10 @@ class NodeSpec:
     data_dir: str = "{data_dir}"
     clean_data: bool = False  # wipe data_dir before starting (etcd restore-quorum)
     faketime: bool = False  # run under libfaketime with a per-node timestamp file
+    # docker: the image to run (None = the backend's node image) and extra Debian
+    # packages for an image built from chaoskit's node image (ignored by local).
+    image: str | None = None
+    packages: tuple[str, ...] = ()
 
 
 class Backend(ABC):

@@ -98,6 +98,14 @@ class SystemAdapter(ABC):
         """Problems with running this system on `backend`, in words (empty = fine)."""
         return []
 
+    @classmethod
+    def check_options(
+        cls, options: dict[str, Any], backend: str | None, workload: str | None
+    ) -> list[tuple[tuple[str | int, ...], str]]:
+        """Mistakes in the `system:` block, each as (path inside it, message naming what
+        is valid): the validator reports them as `file:line: system.<path>: message`."""
+        return []
+
     @abstractmethod
     def node_spec(self, node: str, ctx: SystemContext) -> NodeSpec: ...
 

@@ -120,6 +120,10 @@ def validate_source(
                 ("load", "workload"),
                 f"system {system.kind!r} does not support workload {load.workload!r}; it supports {', '.join(supported)}",
             )
+    check_options = getattr(v.adapter_cls, "check_options", None)
+    if system is not None and check_options is not None:
+        for sub, msg in check_options(system.options, backend, load.workload):
+            v.err(("system", *sub), msg)
     links = links_section(v, data.get("links"), backend)
     # With a broken topology, still check what can be checked against the regions read so far.
     schedule = schedule_section(v, data.get("schedule")) if v.regions else []
@@ -166,7 +170,8 @@ def validate_fault(
     from chaoskit import systems
 
     try:
-        v.adapter_cls = systems.get_adapter(experiment.system.kind)
+        # the instance: a generic system's attributes (clock_skew) depend on its options
+        v.adapter_cls = systems.get_adapter(experiment.system.kind)(dict(experiment.system.options))
     except ImportError:
         v.adapter_cls = None
     spec, _, _ = fault_entry(v, (), dict(raw), allow_at=False, allow_for=False)

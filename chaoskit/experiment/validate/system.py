@@ -55,6 +55,7 @@ def system_section(v: Context, raw: Any, backend: str | None) -> SystemSpec | No
             options.setdefault(k, copy.deepcopy(val))
         try:
             adapter = cls(options)
+            v.adapter_cls = adapter  # its attributes may depend on the options (generic)
             problems = adapter.validate(backend or "local") if backend else []
         except Exception as e:  # an adapter rejecting its options: say so at the system
             v.err(path, f"{kind}: invalid options: {e}")
