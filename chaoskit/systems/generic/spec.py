@@ -23,8 +23,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaoskit.experiment.values import parse_duration
 from chaoskit.systems.generic import templates
+from chaoskit.units import parse_duration
 
 FIELDS = (
     "ports",
