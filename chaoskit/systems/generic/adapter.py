@@ -35,6 +35,7 @@ class GenericAdapter(SystemAdapter):
     """Any program described in YAML: command, ports, ready probe, client protocol."""
 
     kind = "generic"
+    ports = ("client",)  # the default of the block's `ports`
     workloads = ("register", "cas-register", "set")
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
