@@ -368,7 +368,7 @@ def _check_client(raw: Any, ports: list[str], workload: str | None, out: Problem
     port = raw.get("port", ports[0])
     if port not in ports:
         out.append(((*path, "port"), f"unknown port name {port!r}; ports: {', '.join(ports)}"))
-    options = {k: v for k, v in raw.items() if k != "port"}
+    options = {k: v for k, v in raw.items() if k not in ("protocol", "port")}
     try:
         cls = get_protocol(proto)
     except ImportError as e:
