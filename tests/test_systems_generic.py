@@ -3,6 +3,7 @@ good one renders each node's argv with its peers as the node reaches them."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -138,3 +139,65 @@ def test_clock_fault_needs_clock_skew_true(tmp_path: Path) -> None:
     f = tmp_path / "ok.yaml"
     f.write_text(HEAD + GOOD_BODY + "  clock_skew: true\n" + skew)
     assert load_experiment(f).system.options["clock_skew"] is True
+
+
+MEMBERS_CMD = (
+    "import json, sys, urllib.request as u\n"
+    "url, new = sys.argv[1], sys.argv[2:]\n"
+    "body = json.dumps({'members': new[0].split(',')}).encode() if new else None\n"
+    "req = u.Request(url, data=body, headers={'Content-Type': 'application/json'})\n"
+    "print(' '.join(json.load(u.urlopen(req, timeout=3))['members']))\n"
+)
+ROLE_CMD = (
+    "import json, sys, urllib.request as u\n"
+    "m = json.load(u.urlopen(sys.argv[1], timeout=3))['members']\n"
+    "print('voter' if sys.argv[2] in m else 'outside')\n"
+)
+GEOKV = f"""\
+name: gen-geokv
+topology:
+  regions:
+    beijing: {{location: beijing, zones: {{bj-dc1: 1}}}}
+    shanghai: {{location: shanghai, zones: {{sh-dc1: 1}}}}
+    xian: {{location: xian, zones: {{xa-dc1: 1}}}}
+system:
+  kind: generic
+  ports: [http]
+  command: [python3, -m, chaoskit.systems.geokv, --id, "{{name}}", --region, "{{region}}",
+            --listen, "{{listen.http}}", --data-dir, "{{data_dir}}",
+            {{each_peer: [--peer, "{{peer}}={{peer_region}}@{{peer_addr.http}}"]}}]
+  ready: {{http: {{port: http, path: /health}}, deadline: 20s}}
+  client:
+    protocol: http
+    read: {{method: POST, path: /op, body: '{{"f": "read", "key": {{key}}}}', value: "json:value"}}
+    write: {{method: POST, path: /op, body: '{{"f": "write", "key": {{key}}, "value": {{value}}}}'}}
+  roles:
+    command: [python3, -c, {json.dumps(ROLE_CMD)}, "http://{{addr.http}}/admin/members", "{{name}}"]
+    names: [voter, outside]
+  degrade: [python3, -c, {json.dumps(MEMBERS_CMD)}, "http://{{addr.http}}/admin/members", "{{survivors}}"]
+  restore: [python3, -c, {json.dumps(MEMBERS_CMD)}, "http://{{addr.http}}/admin/members", "{{members}}"]
+"""
+
+
+def test_roles_degrade_and_restore_commands(tmp_path: Path) -> None:
+    """A real geokv cluster started from the generic spec: the roles probe reads each
+    node's membership, degrade/restore commands rewrite it through its admin API."""
+    from chaoskit.cluster import Cluster
+
+    f = tmp_path / "gen.yaml"
+    f.write_text(GEOKV)
+    exp = load_experiment(f)
+    adapter = get_adapter("generic")(exp.system.options)
+    assert adapter.role_names == ("voter", "outside")
+    with Cluster(exp.topology, adapter, LocalBackend(tmp_path / "run")) as c:
+        assert c.client("xian").invoke("write", "k", 1).type == "ok"
+        assert adapter.roles(c.system) == {"voter": ["beijing-1", "shanghai-1", "xian-1"]}
+        adapter.degrade_quorum(c.system, ["beijing-1", "shanghai-1"])
+        assert c.system.members == ["beijing-1", "shanghai-1"]
+        assert adapter.roles(c.system) == {"voter": ["beijing-1", "shanghai-1"]}
+        out = c.client("xian").invoke("write", "k", 2)
+        # refused by a node outside the membership (a 5xx: the http client says info)
+        assert out.type != "ok" and "not a member" in out.error
+        adapter.restore_quorum(c.system, ["xian-1"])
+        assert c.system.members == ["beijing-1", "shanghai-1", "xian-1"]
+        assert adapter.roles(c.system) == {"voter": ["beijing-1", "shanghai-1", "xian-1"]}

@@ -51,6 +51,10 @@ class GenericAdapter(SystemAdapter):
             "program reads the wall clock through libc (libfaketime cannot move a static Go "
             "binary's clock)"
         )
+        roles = self.options.get("roles")
+        names = roles.get("names") if isinstance(roles, dict) else None
+        if isinstance(names, list) and all(isinstance(n, str) for n in names):
+            self.role_names = tuple(names)  # selectors may name them: {role: voter}
         self._spec: GenericSpec | None = None
 
     @property

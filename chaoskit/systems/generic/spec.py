@@ -397,8 +397,13 @@ def _check_roles(raw: Any, ports: list[str], out: Problems) -> None:
         out.append((("roles",), "a mapping {command: [argv], deadline: 5s}; stdout names the role"))
         return
     for k in raw:
-        if k not in ("command", "deadline"):
-            out.append((("roles", k), "unknown field; valid: command, deadline"))
+        if k not in ("command", "deadline", "names"):
+            out.append((("roles", k), "unknown field; valid: command, names, deadline"))
+    names = raw.get("names", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        out.append(
+            (("roles", "names"), f"a list of role names, e.g. [voter, learner]; got {names!r}")
+        )
     _check_argv(("roles", "command"), raw["command"], "harness", ports, out)
     if "deadline" in raw:
         _duration(("roles", "deadline"), raw["deadline"], out)
