@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -39,3 +40,12 @@ def test_systems_command_lists_kinds_with_their_origin() -> None:
     assert "geokv: chaoskit.systems.geokv.adapter:GeoKVAdapter  (distribution chaoskit" in r.stdout
     assert "etcd: chaoskit.systems.etcd.adapter:EtcdAdapter  (distribution chaoskit" in r.stdout
     assert "clock skew yes" in r.stdout and "docker backend only" in r.stdout
+
+
+def test_systems_json_names_module_and_distribution() -> None:
+    r = subprocess.run([CHAOSKIT, "systems", "--json"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    rows = {row["kind"]: row for row in map(json.loads, r.stdout.splitlines())}
+    assert rows["generic"]["adapter"] == "chaoskit.systems.generic.adapter:GenericAdapter"
+    assert rows["generic"]["distribution"] == "chaoskit"
+    assert rows["etcd"]["clock_skew"] is False and rows["geokv"]["clock_skew"] is True
