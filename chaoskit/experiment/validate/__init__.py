@@ -35,11 +35,11 @@ from chaoskit.experiment.validate.faults import fault_entry
 from chaoskit.experiment.validate.links import links_section
 from chaoskit.experiment.validate.load import load_section
 from chaoskit.experiment.validate.schedule import schedule_section
-from chaoskit.experiment.validate.system import SYSTEM_SECTIONS, system_section
+from chaoskit.experiment.validate.system import system_section
 from chaoskit.experiment.validate.topology import topology_section
 from chaoskit.units import format_duration
 
-__all__ = ["SYSTEM_SECTIONS", "Context", "validate_fault", "validate_source"]
+__all__ = ["Context", "validate_fault", "validate_source"]
 
 
 def _resolved(
