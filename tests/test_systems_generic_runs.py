@@ -79,3 +79,18 @@ def test_geokv_from_the_generic_spec_local(tmp_path: Path) -> None:
     run_dir = _run("generic-geokv", tmp_path)
     log = (run_dir / "logs" / "xian-1.log").read_text()
     assert log.count("--peer") == 3  # each_peer: one flag per member
+
+
+@pytest.mark.docker
+def test_missing_image_refused_before_anything_starts(tmp_path: Path, need_docker: None) -> None:
+    r = subprocess.run(
+        [CHAOSKIT, "run", "experiments/generic-redis.yaml", "--backend", "docker"]
+        + ["--set", "system.image=chaoskit-no-such-image:0", "--results", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "system.image: 'chaoskit-no-such-image:0' is not on this Docker engine" in r.stderr
+    assert not any(tmp_path.iterdir())

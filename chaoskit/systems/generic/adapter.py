@@ -74,7 +74,23 @@ class GenericAdapter(SystemAdapter):
         return check(options, workload)
 
     def validate(self, backend: str) -> list[str]:
-        return []  # check_options reports every mistake, with its line
+        """What the host lacks (check_options reports the block's mistakes, with lines):
+        on docker, a named image must be on the engine, since no registry is asked."""
+        if backend != "docker" or self.image is None:
+            return []
+        from chaoskit.backends.docker.image import ImageError, _has_image, docker_client
+
+        try:
+            client = docker_client()
+        except ImageError:
+            return []  # no engine: the docker backend says so when it starts
+        if _has_image(client, self.image):
+            return []
+        return [
+            f"system.image: {self.image!r} is not on this Docker engine; `docker pull` or "
+            "build it first, or give `packages:` to have chaoskit add Debian packages to "
+            "its node image"
+        ]
 
     # ---------------- running nodes ----------------
     def node_spec(self, node: str, ctx: SystemContext) -> NodeSpec:
