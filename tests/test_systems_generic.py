@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 
 from chaoskit.backends.local import LocalBackend
 from chaoskit.experiment import ExperimentError, load_experiment
@@ -157,8 +158,7 @@ GEOKV = f"""\
 name: gen-geokv
 topology:
   regions:
-    beijing: {{location: beijing, zones: {{bj-dc1: 1}}}}
-    shanghai: {{location: shanghai, zones: {{sh-dc1: 1}}}}
+    beijing: {{location: beijing, zones: {{bj-dc1: 2}}}}
     xian: {{location: xian, zones: {{xa-dc1: 1}}}}
 system:
   kind: generic
@@ -179,9 +179,10 @@ system:
 """
 
 
-def test_roles_degrade_and_restore_commands(tmp_path: Path) -> None:
+def test_roles_degrade_restore_and_failover(tmp_path: Path) -> None:
     """A real geokv cluster started from the generic spec: the roles probe reads each
-    node's membership, degrade/restore commands rewrite it through its admin API."""
+    node's membership, degrade/restore commands rewrite it through its admin API, and
+    a load user whose node dies moves to its region's other node."""
     from chaoskit.cluster import Cluster
 
     f = tmp_path / "gen.yaml"
@@ -191,13 +192,22 @@ def test_roles_degrade_and_restore_commands(tmp_path: Path) -> None:
     assert adapter.role_names == ("voter", "outside")
     with Cluster(exp.topology, adapter, LocalBackend(tmp_path / "run")) as c:
         assert c.client("xian").invoke("write", "k", 1).type == "ok"
-        assert adapter.roles(c.system) == {"voter": ["beijing-1", "shanghai-1", "xian-1"]}
-        adapter.degrade_quorum(c.system, ["beijing-1", "shanghai-1"])
-        assert c.system.members == ["beijing-1", "shanghai-1"]
-        assert adapter.roles(c.system) == {"voter": ["beijing-1", "shanghai-1"]}
+        assert adapter.roles(c.system) == {"voter": ["beijing-1", "beijing-2", "xian-1"]}
+        adapter.degrade_quorum(c.system, ["beijing-1", "beijing-2"])
+        assert c.system.members == ["beijing-1", "beijing-2"]
+        assert adapter.roles(c.system) == {"voter": ["beijing-1", "beijing-2"]}
         out = c.client("xian").invoke("write", "k", 2)
         # refused by a node outside the membership (a 5xx: the http client says info)
         assert out.type != "ok" and "not a member" in out.error
         adapter.restore_quorum(c.system, ["xian-1"])
-        assert c.system.members == ["beijing-1", "shanghai-1", "xian-1"]
-        assert adapter.roles(c.system) == {"voter": ["beijing-1", "shanghai-1", "xian-1"]}
+        assert c.system.members == ["beijing-1", "beijing-2", "xian-1"]
+        assert adapter.roles(c.system) == {"voter": ["beijing-1", "beijing-2", "xian-1"]}
+
+        user = c.client("beijing")
+        dead = user.node
+        c.backend.kill_node(dead)
+        wait_for(lambda: not c.backend.is_running(dead), 10, f"{dead} to die")
+        out = user.invoke("write", "k", 3)
+        # through the region's link proxy a dead node shows as a lost connection: unknown
+        assert out.type in ("fail", "info") and out.error, out
+        assert user.node != dead and user.invoke("write", "k", 4).type == "ok"

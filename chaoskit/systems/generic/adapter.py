@@ -21,7 +21,13 @@ from ipaddress import ip_address
 from typing import Any
 
 from chaoskit.backends.base import NodeSpec
-from chaoskit.systems.base import Client, Outcome, SystemAdapter, SystemContext
+from chaoskit.systems.base import (
+    Client,
+    Outcome,
+    SystemAdapter,
+    SystemContext,
+    is_cas_mismatch,
+)
 from chaoskit.systems.generic import templates
 from chaoskit.systems.generic.spec import GenericSpec, check, parse
 from chaoskit.topology.model import Endpoint
@@ -235,11 +241,14 @@ class GenericAdapter(SystemAdapter):
         pattern = re.compile(re.escape(region) + r"-\d+")
         names = sorted(n for n in view if pattern.fullmatch(n)) or sorted(view)
         with _rr_lock:
-            i = next(_rr.setdefault(region, itertools.count())) % len(names)
-        node = names[i]
-        ep = view[node][spec.client_port]
+            start = next(_rr.setdefault(region, itertools.count()))
         cls = get_protocol(spec.client_protocol)
-        return _NodeClient(node, cls(spec.client_options, ep.host, ep.port, timeout_s))
+
+        def make(node: str) -> Client:
+            ep = view[node][spec.client_port]
+            return cls(spec.client_options, ep.host, ep.port, timeout_s)
+
+        return _NodeClient(names, start, make, spec.client_failover)
 
     # ---------------- roles and quorum ----------------
     def roles(self, ctx: SystemContext) -> dict[str, list[str]]:
@@ -284,14 +293,30 @@ class GenericAdapter(SystemAdapter):
 
 
 class _NodeClient(Client):
-    """A protocol client bound to one node (`node` goes into the history)."""
+    """A protocol client on one node of the user's region at a time (`node` goes into
+    the history). With failover, an operation that did not succeed moves the next one
+    to the region's next node, as a client library that reconnects elsewhere does."""
 
-    def __init__(self, node: str, inner: Client) -> None:
-        self.node = node
-        self.inner = inner
+    def __init__(self, nodes: list[str], start: int, make: Any, failover: bool) -> None:
+        self.nodes, self._i, self._make, self.failover = nodes, start % len(nodes), make, failover
+        self.inner: Client = make(self.nodes[self._i])
+
+    @property
+    def node(self) -> str:
+        return self.nodes[self._i]
 
     def invoke(self, f: str, key: str, value: Any) -> Outcome:
-        return self.inner.invoke(f, key, value)
+        out = self.inner.invoke(f, key, value)
+        if (
+            self.failover
+            and len(self.nodes) > 1
+            and out.type != "ok"
+            and not is_cas_mismatch(out.error)
+        ):
+            self.inner.close()
+            self._i = (self._i + 1) % len(self.nodes)
+            self.inner = self._make(self.nodes[self._i])
+        return out
 
     def close(self) -> None:
         self.inner.close()

@@ -71,6 +71,7 @@ class GenericSpec:
     client_protocol: str
     client_port: str
     client_options: dict[str, Any]
+    client_failover: bool
     roles: list[str] | None
     roles_deadline_s: float
     degrade: list[str] | None
@@ -100,6 +101,7 @@ def parse(options: dict[str, Any]) -> GenericSpec:
         ready=_ready(options.get("ready"), ports),
         client_protocol=str(client.pop("protocol")),
         client_port=str(client.pop("port", ports[0])),
+        client_failover=bool(client.pop("failover", True)),
         client_options=client,
         roles=[str(w) for w in roles["command"]] if roles else None,
         roles_deadline_s=parse_duration(roles.get("deadline", "5s")) if roles else 5.0,
@@ -368,7 +370,10 @@ def _check_client(raw: Any, ports: list[str], workload: str | None, out: Problem
     port = raw.get("port", ports[0])
     if port not in ports:
         out.append(((*path, "port"), f"unknown port name {port!r}; ports: {', '.join(ports)}"))
-    options = {k: v for k, v in raw.items() if k not in ("protocol", "port")}
+    failover = raw.get("failover", True)
+    if not isinstance(failover, bool):
+        out.append(((*path, "failover"), f"true or false; got {failover!r}"))
+    options = {k: v for k, v in raw.items() if k not in ("protocol", "port", "failover")}
     try:
         cls = get_protocol(proto)
     except ImportError as e:
