@@ -101,3 +101,20 @@ def test_smoke_runs_without_libfaketime(tmp_path: Path) -> None:
     run_dir = Path(p.stdout.strip().splitlines()[-1])
     for log in (run_dir / "logs").glob("*-1.log"):
         assert "faketime" not in log.read_text()
+
+
+def test_gameday_with_its_schedule_refuses_a_clock_fault(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from chaoskit.backends import faketime
+    from chaoskit.gameday.cli import gameday
+
+    monkeypatch.setattr(faketime, "DEFAULT_ROOT", tmp_path / "empty")  # a host without it
+    exp = tmp_path / "skew.yaml"
+    exp.write_text(SKEW)
+    res = CliRunner().invoke(gameday, [str(exp), "--schedule", "--results", str(tmp_path / "r")])
+    assert res.exit_code == 2, res.output
+    assert f"{exp}:10: schedule: fault clock-skew (f2): libfaketime is not installed" in res.output
+    assert not (tmp_path / "r").exists()
