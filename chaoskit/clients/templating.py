@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 OPERATIONS = ("read", "write", "cas", "add", "read-all")
-PLACEHOLDERS = ("key", "value", "expected", "new", "host", "port")
 # Which placeholders each operation fills (host and port always).
 FILLED: dict[str, tuple[str, ...]] = {
     "read": ("key",),
