@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "chaoskit.export.cli:export",
         "Write an experiment as Kubernetes + Chaos Mesh manifests.",
     ),
+    "systems": (
+        "chaoskit.systems.cli:systems_command",
+        "List system kinds (built in, plugins) and their origin.",
+    ),
     "gameday": (
         "chaoskit.gameday.cli:gameday",
         "Load plus live fault injection, with a web panel.",

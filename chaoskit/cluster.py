@@ -51,6 +51,7 @@ class Cluster:
         seed: int = 0,
         ready_timeout_s: float = 30.0,
         links_timeout_s: float = 10.0,
+        clock_faults: bool | None = None,
     ) -> None:
         self.topology = topology
         self.adapter = adapter
@@ -59,6 +60,9 @@ class Cluster:
         self.seed = seed
         self.ready_timeout_s = ready_timeout_s
         self.links_timeout_s = links_timeout_s
+        # Start skewable nodes under libfaketime: True/False as the caller knows (a
+        # scheduled clock fault); None = whenever the backend can (live runs, tests).
+        self.clock_faults = clock_faults
         self.plan: AddressPlan | None = None
         self.links: Any = None
         self.system: SystemContext | None = None
@@ -93,6 +97,11 @@ class Cluster:
             backend=self.backend,
             members=list(nodes),
             events=self.events,
+            clock_faults=(
+                self.backend.clock_skew_available()
+                if self.clock_faults is None
+                else self.clock_faults
+            ),
         )
         self.ctx = FaultContext(
             topology=self.topology,

@@ -101,9 +101,16 @@ class _Signals:
         return self.event.is_set()
 
 
-def make_backend(name: str, run: RunDir, experiment: Any = None, engines: Any = None) -> Any:
+def make_backend(
+    name: str,
+    run: RunDir,
+    experiment: Any = None,
+    engines: Any = None,
+    faketime_root: str | Path | None = None,
+) -> Any:
     """The backend by name (chaoskit.backends registry; both take run_dir + run_id).
-    `engines` (region -> EngineRef): docker regions spread over several engines."""
+    `engines` (region -> EngineRef): docker regions spread over several engines.
+    `faketime_root`: where the local backend looks for libfaketime (default /usr/lib)."""
     if engines:
         from chaoskit.backends.docker.engines import MultiEngineBackend
 
@@ -116,7 +123,9 @@ def make_backend(name: str, run: RunDir, experiment: Any = None, engines: Any = 
             )
         from chaoskit.backends.local import LocalBackend
 
-        return LocalBackend(run.path, run_id=run.run_id, links_url=links.url)
+        return LocalBackend(
+            run.path, run_id=run.run_id, links_url=links.url, faketime_root=faketime_root
+        )
     if (
         name == "docker"
         and links is not None
@@ -134,6 +143,8 @@ def make_backend(name: str, run: RunDir, experiment: Any = None, engines: Any = 
         return DockerBackend(run.path, run_id=run.run_id, links_image=links.image)
     from chaoskit.backends import get_backend
 
+    if name == "local":
+        return get_backend(name)(run.path, run_id=run.run_id, faketime_root=faketime_root)
     return get_backend(name)(run.path, run_id=run.run_id)
 
 
@@ -268,11 +279,14 @@ def run_experiment(
     install_signals: bool = True,
     before_checks: Callable[[], None] | None = None,
     engines: Any = None,
+    faketime_root: str | Path | None = None,
 ) -> RunResult:
     """Run one experiment end to end into a new directory under `results_root`.
 
     `before_checks` is called after teardown, right before the checks (a signal
     arriving while it runs interrupts the run as one arriving during the checks).
+    `faketime_root`: where the local backend looks for libfaketime (default
+    /usr/lib), needed only by clock faults.
     """
     console = console or Console(stderr=True, quiet=quiet)
     backend_name = backend or getattr(experiment, "backend", None) or "local"
@@ -284,6 +298,11 @@ def run_experiment(
     problems = adapter.validate(backend_name)
     if problems:
         return RunResult(EXIT_USAGE, None, error="; ".join(problems))
+    from chaoskit.experiment.host import clock_faults, host_problems
+
+    refused = host_problems(experiment, backend_name, faketime_root)
+    if refused:
+        return RunResult(EXIT_USAGE, None, error="; ".join(str(p) for p in refused))
 
     run = RunDir.create(Path(results_root), experiment.name)
     _save_experiment(run, experiment)
@@ -327,8 +346,15 @@ def run_experiment(
         # ---- topology up: backend, links, nodes ready -----------------------------
         progress.set_phase("bringing the topology up")
         progress.start()
-        be = make_backend(backend_name, run, experiment, engines)
-        cluster = Cluster(experiment.topology, adapter, be, events=events, seed=experiment.seed)
+        be = make_backend(backend_name, run, experiment, engines, faketime_root)
+        cluster = Cluster(
+            experiment.topology,
+            adapter,
+            be,
+            events=events,
+            seed=experiment.seed,
+            clock_faults=bool(clock_faults(experiment)),
+        )
         sig.raise_now = True
         cluster.up()
         sig.raise_now = False

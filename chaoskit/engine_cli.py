@@ -18,6 +18,7 @@ from rich.table import Table
 from chaoskit.engine import EXIT_USAGE, RemoteWorkers, RunResult, run_experiment
 from chaoskit.experiment.options import (
     backend_option,
+    faketime_option,
     results_option,
     set_option,
     workers_option,
@@ -143,6 +144,7 @@ def _engines(text: str, experiment: Any, backend: str | None, err: Console) -> A
     help="docker backend: put regions on other Docker engines (unix://, tcp://, ssh:// or a "
     "docker context; or a YAML file region -> URL); others stay on the default engine.",
 )
+@faketime_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 def run(
     experiment_file: Path,
@@ -156,6 +158,7 @@ def run(
     master_port: int,
     worker_wait: float,
     engines: str | None,
+    faketime_root: Path | None,
     quiet: bool,
 ) -> None:
     """Run EXPERIMENT_FILE end to end: topology up, load from every region, the
@@ -173,6 +176,7 @@ def run(
       chaoskit run EXP.yaml --remote-workers 2 --master-bind '*' --master-port 5557
     """
     from chaoskit.experiment import ExperimentError, load_experiment
+    from chaoskit.experiment.host import host_problems
 
     console = Console(stderr=True, quiet=quiet)
     err = Console(stderr=True)
@@ -189,6 +193,9 @@ def run(
         sys.exit(EXIT_USAGE)
     try:
         experiment = load_experiment(experiment_file, list(overrides))
+        problems = host_problems(experiment, backend, faketime_root)
+        if problems:
+            raise ExperimentError(problems)
     except ExperimentError as e:
         err.print(str(e), markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_USAGE)
@@ -205,6 +212,7 @@ def run(
         quiet=quiet,
         console=console,
         engines=engine_map,
+        faketime_root=faketime_root,
     )
     if result.run_dir is None and result.error:
         err.print(

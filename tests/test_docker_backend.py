@@ -103,7 +103,9 @@ def test_down_collects_logs_and_removes_everything(backend):
     assert len(leftovers(b.run_id)) == 4  # 2 nodes + links container + 1 network
     b.down()
     assert leftovers(b.run_id) == []
-    assert (b.run_dir / "logs" / "solo-2.log").read_text().startswith("boot 1")
+    first, second = (b.run_dir / "logs" / "solo-2.log").read_text().splitlines()[:2]
+    assert first.startswith(f"--- chaoskit: starting solo-2 from image {b.image}: ")
+    assert second.startswith("boot 1")
     assert (b.run_dir / "links.log").is_file()
     assert not b.workdir.exists()
 

@@ -145,6 +145,7 @@ def test_init_into_a_new_directory_with_ordinary_permissions(tmp_path: Path) -> 
         ("geokv-lww", "geokv", "lww", "local"),
         ("geokv-unit", "geokv", "unit", "local"),
         ("etcd", "etcd", None, "docker"),
+        ("generic", "generic", None, "local"),
     ],
 )
 def test_init_for_a_chosen_system_and_topology(

@@ -67,7 +67,11 @@ class RigidAdapter(SystemAdapter):
 
 
 def test_reason_falls_back_to_the_adapter_flag(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setitem(systems.ADAPTERS, "rigid", f"{__name__}:RigidAdapter")
+    monkeypatch.setitem(
+        systems.entries(),
+        "rigid",
+        systems.SystemEntry("rigid", f"{__name__}:RigidAdapter", "tests"),
+    )
     e = _one_error(tmp_path, EXP.replace("{kind: etcd}", "{kind: rigid}"))
     assert "RigidAdapter" in e.message and "supports_clock_skew = False" in e.message
     assert "geokv" in e.message and "remove this clock-skew fault" in e.message

@@ -284,7 +284,11 @@ class RigidAdapter(SystemAdapter):
 
 
 def test_clock_skew_rejected_when_system_cannot_be_skewed(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setitem(systems.ADAPTERS, "rigid", f"{__name__}:RigidAdapter")
+    monkeypatch.setitem(
+        systems.entries(),
+        "rigid",
+        systems.SystemEntry("rigid", f"{__name__}:RigidAdapter", "tests"),
+    )
     text = GOOD.replace("system: {kind: geokv, mode: quorum}", "system: {kind: rigid}").replace(
         "fault: degrade-quorum, survivors: {region: xian}",
         "fault: clock-skew, target: xian-1, offset: -2s",

@@ -160,7 +160,10 @@ def test_adapter_contract(tmp_path):
     c = GeoKVCluster(THREE, tmp_path, {"mode": "lww", "replication_delay_s": 0.5})
     spec = c.adapter.node_spec("r2-1", c.ctx)
     assert spec.argv[:3] == ["python3", "-m", "chaoskit.systems.geokv"]
-    assert spec.faketime and "--replication-delay-s" in spec.argv
+    assert not spec.faketime and "--replication-delay-s" in spec.argv  # no clock fault asked
+    c.ctx.clock_faults = True
+    assert c.adapter.node_spec("r2-1", c.ctx).faketime
+    c.ctx.clock_faults = False
     peers = [spec.argv[i + 1] for i, v in enumerate(spec.argv) if v == "--peer"]
     assert sorted(p.split("=")[0] for p in peers) == ["r1-1", "r2-1", "r3-1"]
     with pytest.raises(ValueError, match=r"system.homes.k: 'mars'.*r1, r2, r3"):

@@ -55,7 +55,8 @@ class TxnAdapter(SystemAdapter):
 
 @pytest.fixture
 def txndb(monkeypatch):
-    monkeypatch.setitem(systems.ADAPTERS, "txndb", f"{__name__}:TxnAdapter")
+    entry = systems.SystemEntry("txndb", f"{__name__}:TxnAdapter", "tests")
+    monkeypatch.setitem(systems.entries(), "txndb", entry)
 
 
 def _load(tmp_path: Path, text: str):

@@ -31,6 +31,10 @@ class NodeSpec:
     data_dir: str = "{data_dir}"
     clean_data: bool = False  # wipe data_dir before starting (etcd restore-quorum)
     faketime: bool = False  # run under libfaketime with a per-node timestamp file
+    # docker: the image to run (None = the backend's node image) and extra Debian
+    # packages for an image built from chaoskit's node image (ignored by local).
+    image: str | None = None
+    packages: tuple[str, ...] = ()
 
 
 class Backend(ABC):
@@ -71,6 +75,10 @@ class Backend(ABC):
     def set_clock_offset(self, node: str, offset_ms: float | None) -> None:
         """Skew the node's wall clock by offset_ms (None = real time). Takes effect live
         for nodes started with `NodeSpec.faketime`."""
+
+    def clock_skew_available(self) -> bool:
+        """Whether nodes started with `NodeSpec.faketime` can run here (libfaketime)."""
+        return True
 
     @abstractmethod
     def node_log(self, node: str) -> Path:

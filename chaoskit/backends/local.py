@@ -41,19 +41,12 @@ from pathlib import Path
 from chaoskit.atomic import atomic_write_text
 from chaoskit.backends.base import Backend, NodeSpec
 from chaoskit.backends.teardown import Teardown, TeardownReport
+from chaoskit.backends.faketime import find_libfaketime, missing_message
 from chaoskit.procgroup import killpg_quiet
 from chaoskit.topology.model import AddressPlan, Topology
 from chaoskit.units import format_offset
 
 REGISTRY_ROOT = Path(os.environ.get("CHAOSKIT_LOCAL_REGISTRY", "/tmp/chaoskit-local"))
-FAKETIME_LIB_GLOB = "/usr/lib/*/faketime/libfaketime.so.1"
-
-
-def find_libfaketime() -> str | None:
-    import glob
-
-    libs = sorted(glob.glob(FAKETIME_LIB_GLOB))
-    return libs[0] if libs else None
 
 
 def _proc_start_time(pid: int) -> int | None:
@@ -114,6 +107,7 @@ class LocalBackend(Backend):
         registry_root: Path | None = None,
         keep_data: bool = False,
         links_url: str | None = None,
+        faketime_root: str | Path | None = None,
     ) -> None:
         self.run_dir = Path(run_dir)
         self.run_id = run_id or f"run-{uuid.uuid4().hex[:12]}"
@@ -130,7 +124,9 @@ class LocalBackend(Backend):
         self._nodes: dict[str, _Proc] = {}
         self._links: _Proc | None = None
         self._clock_files: dict[str, Path] = {}
-        self._faketime_lib = find_libfaketime()
+        # Where libfaketime is looked for (default /usr/lib): chaoskit.backends.faketime.
+        self.faketime_root = faketime_root
+        self._faketime_lib = find_libfaketime(faketime_root)
         self.api_url: str | None = None
         self.plan_: AddressPlan | None = None
 
@@ -291,6 +287,9 @@ class LocalBackend(Backend):
             f"last lines of {self._links.log_path}:\n{tail(self._links.log_path)}"
         )
 
+    def clock_skew_available(self) -> bool:
+        return self._faketime_lib is not None
+
     def node_log(self, node: str) -> Path:
         return self.run_dir / "logs" / f"{node}.log"
 
@@ -322,8 +321,8 @@ class LocalBackend(Backend):
             if spec.faketime:
                 if self._faketime_lib is None:
                     raise StartError(
-                        f"node {node} needs libfaketime (clock faults) but {FAKETIME_LIB_GLOB} "
-                        "is missing: apt-get install libfaketime"
+                        f"node {node} was asked to run under libfaketime: "
+                        + missing_message(self.faketime_root)
                     )
                 cf = self.clock_file(node)
                 if node not in self._clock_files:

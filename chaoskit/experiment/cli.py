@@ -3,26 +3,36 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
 from chaoskit.experiment import ExperimentError, load_experiment
-from chaoskit.experiment.options import set_option
+from chaoskit.experiment.host import host_problems
+from chaoskit.experiment.options import faketime_option, set_option
 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @set_option
+@faketime_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
-def validate(files: tuple[str, ...], overrides: tuple[str, ...], quiet: bool) -> None:
+def validate(
+    files: tuple[str, ...], overrides: tuple[str, ...], faketime_root: Path | None, quiet: bool
+) -> None:
     """Check experiment YAML FILES; exit 0 when all are valid, 2 when any is not.
 
     Every problem is printed as FILE:LINE: FIELD: what is wrong and what would be valid.
+    Also checked: what the experiment needs from this host (libfaketime for clock faults
+    on the local backend).
     """
     bad = 0
     for f in files:
         try:
             exp = load_experiment(f, list(overrides))
+            problems = host_problems(exp, faketime_root=faketime_root)
+            if problems:
+                raise ExperimentError(problems)
         except ExperimentError as e:
             bad += 1
             click.echo(str(e), err=True)

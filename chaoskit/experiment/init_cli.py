@@ -78,6 +78,29 @@ SYSTEMS: dict[str, dict[str, str]] = {
         "home is cut off become unavailable.",
         "linearizable": "  linearizable: true",
     },
+    "generic": {
+        # A server of your own, described in YAML (docs/systems.md); the starter runs
+        # geokv this way: replace the command, ports, ready probe and client.
+        "system": "system:                                # your own server: docs/systems.md\n"
+        "  kind: generic\n"
+        "  ports: [http]                          # named ports; links are made per port\n"
+        '  command: [python3, -m, chaoskit.systems.geokv, --id, "{name}", --region, '
+        '"{region}",\n'
+        '            --listen, "{listen.http}", --data-dir, "{data_dir}",\n'
+        '            {each_peer: [--peer, "{peer}={peer_region}@{peer_addr.http}"]}]\n'
+        "  ready: {http: {port: http, path: /health, status: 200}, deadline: 20s}\n"
+        "  client:                                # http | command | redis | sql\n"
+        "    protocol: http\n"
+        '    read: {method: POST, path: /op, body: \'{"f": "read", "key": {key}}\', '
+        'value: "json:value"}\n'
+        "    write: {method: POST, path: /op, "
+        'body: \'{"f": "write", "key": {key}, "value": {value}}\'}',
+        "backend": "local",
+        "timeout": "1s",
+        "about": "A server described only in YAML (here geokv with majority quorums): "
+        "the other regions keep serving.",
+        "linearizable": "  linearizable: true",
+    },
     "etcd": {
         "system": "system: {kind: etcd}                  # Debian's etcd-server; "
         "leader_region: REGION places the leader",
@@ -124,7 +147,8 @@ def render(path: Path, locations: list[str], system: str = "geokv", nodes: int =
     default="geokv",
     show_default=True,
     help="The system under test: geokv with majority quorums, geokv active-active (lww), "
-    "geokv with home regions (unit), or real etcd (docker backend).",
+    "geokv with home regions (unit), real etcd (docker backend), or a server described "
+    "in YAML (generic).",
 )
 @click.option(
     "--nodes",

@@ -43,3 +43,13 @@ workers_option: Callable[[F], F] = click.option(
     help="Locust worker processes (0 = in-process; default: the experiment's load.workers). "
     "With workers, Locust's master serves the web UI.",
 )
+
+faketime_option: Callable[[F], F] = click.option(
+    "--libfaketime-dir",
+    "faketime_root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Where to look for libfaketime.so.1, needed only by clock faults on the local "
+    "backend (default: /usr/lib/*/faketime/).",
+)

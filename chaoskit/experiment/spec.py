@@ -112,7 +112,7 @@ ScheduleItem = Timed | Sequence | RandomNemesis
 
 @dataclass
 class SystemSpec:
-    kind: str  # a key of chaoskit.systems.ADAPTERS
+    kind: str  # a registered kind (chaoskit.systems entry-point group)
     options: dict[str, Any] = field(default_factory=dict)  # passed to the adapter's constructor
 
 

@@ -120,6 +120,11 @@ def gameday(
         usage("--duration: must be longer than 0s")
     try:
         experiment = load_experiment(experiment_file, list(overrides))
+        if run_schedule:  # its clock faults need libfaketime here (chaoskit run's check)
+            from chaoskit.experiment.host import host_problems
+
+            if problems := host_problems(experiment, backend):
+                raise ExperimentError(problems)
     except ExperimentError as e:
         usage(str(e))
     for w in getattr(experiment, "warnings", []) or []:

@@ -67,6 +67,10 @@ class SystemContext:
     # The run's EventLog (chaoskit.events), for what an adapter does on its own
     # initiative (a retry, a restart) and must not hide; None outside a run.
     events: Any = None
+    # The run may skew clocks (a clock fault is scheduled, or a live run can apply one):
+    # start nodes that can be skewed with NodeSpec.faketime. False: libfaketime is not
+    # needed, and may not be installed.
+    clock_faults: bool = False
 
 
 class SystemAdapter(ABC):
@@ -87,12 +91,22 @@ class SystemAdapter(ABC):
     needs_single_address: bool = False
     # Operations this system's clients accept, by workload.
     workloads: tuple[str, ...] = ("register",)
+    # Option defaults, written out in the run's resolved experiment.yaml.
+    defaults: dict[str, Any] = {}
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.options = dict(options or {})
 
     def validate(self, backend: str) -> list[str]:
         """Problems with running this system on `backend`, in words (empty = fine)."""
+        return []
+
+    @classmethod
+    def check_options(
+        cls, options: dict[str, Any], backend: str | None, workload: str | None
+    ) -> list[tuple[tuple[str | int, ...], str]]:
+        """Mistakes in the `system:` block, each as (path inside it, message naming what
+        is valid): the validator reports them as `file:line: system.<path>: message`."""
         return []
 
     @abstractmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import shutil
 import sys
@@ -270,8 +271,12 @@ class DockerBackend(Backend):
             client = self.client_for(region)
             api = client.api
             net = network_name(self.short, region)
+            image = self._image_for(spec)
+            # The node's log says what ran (as the local backend's does).
+            header = f"--- chaoskit: starting {node} from image {image}: {json.dumps(argv)}\n"
+            self._old_logs[node] = self._old_logs.get(node, b"") + header.encode()
             cid = api.create_container(
-                self.image,
+                image,
                 command=argv,
                 name=container_name(self.short, node),
                 hostname=node,
@@ -292,6 +297,14 @@ class DockerBackend(Backend):
     def client_for(self, region: str) -> Any:
         """The engine that carries `region` (one engine here; several in MultiEngineBackend)."""
         return self.client
+
+    def _image_for(self, spec: NodeSpec) -> str:
+        """The system's own image (NodeSpec.image / packages), else the node image."""
+        if spec.image is None and not spec.packages:
+            return self.image
+        from chaoskit.backends.docker.system_image import system_image
+
+        return system_image(spec.image, spec.packages, log=self._log)
 
     def _container(self, node: str) -> Any:
         c = self._containers.get(node)

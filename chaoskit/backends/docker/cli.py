@@ -21,8 +21,30 @@ def image() -> None:
     help="Do not try to pull debian:bookworm-slim; build the base with debootstrap.",
 )
 @click.option("--prune", is_flag=True, help="Remove older chaoskit-node images afterwards.")
-def build(force: bool, offline: bool, prune: bool) -> None:
-    """Build the node image, offline if no registry answers (cached by content hash)."""
+@click.option(
+    "--packages",
+    multiple=True,
+    metavar="PKG[,PKG...]",
+    help="Extra Debian packages: also build an image FROM the node image (or --from) with "
+    "them, and print its tag (what a system's `packages:` runs). Repeatable.",
+)
+@click.option(
+    "--from",
+    "from_image",
+    default=None,
+    metavar="IMAGE",
+    help="With --packages: add them to this image instead of the node image.",
+)
+def build(
+    force: bool, offline: bool, prune: bool, packages: tuple[str, ...], from_image: str | None
+) -> None:
+    """Build the node image, offline if no registry answers (cached by content hash).
+
+    \b
+    Examples:
+      chaoskit image build
+      chaoskit image build --packages redis-server      # node image + redis-server
+    """
     from chaoskit.backends.docker.image import ImageError, ensure_image, prune_old_node_images
 
     def log(msg: str) -> None:
@@ -36,6 +58,15 @@ def build(force: bool, offline: bool, prune: bool) -> None:
     how = "built" if res.built else "cached"
     extra = f" from {res.base}" if res.built else ""
     click.echo(f"{res.tag} ({how}{extra}, {res.seconds:.1f}s)")
+    wanted = tuple(p for item in packages for p in item.replace(",", " ").split())
+    if wanted or from_image:
+        from chaoskit.backends.docker.system_image import system_image
+
+        try:
+            click.echo(system_image(from_image, wanted, log=log))
+        except ImageError as e:
+            click.echo(f"chaoskit image build: {e}", err=True)
+            sys.exit(1)
     if prune:
         n = prune_old_node_images(res.tag)
         click.echo(f"removed {n} older image(s)")

@@ -35,11 +35,11 @@ from chaoskit.experiment.validate.faults import fault_entry
 from chaoskit.experiment.validate.links import links_section
 from chaoskit.experiment.validate.load import load_section
 from chaoskit.experiment.validate.schedule import schedule_section
-from chaoskit.experiment.validate.system import SYSTEM_SECTIONS, system_section
+from chaoskit.experiment.validate.system import system_section
 from chaoskit.experiment.validate.topology import topology_section
 from chaoskit.units import format_duration
 
-__all__ = ["SYSTEM_SECTIONS", "Context", "validate_fault", "validate_source"]
+__all__ = ["Context", "validate_fault", "validate_source"]
 
 
 def _resolved(
@@ -120,6 +120,10 @@ def validate_source(
                 ("load", "workload"),
                 f"system {system.kind!r} does not support workload {load.workload!r}; it supports {', '.join(supported)}",
             )
+    check_options = getattr(v.adapter_cls, "check_options", None)
+    if system is not None and check_options is not None:
+        for sub, msg in check_options(system.options, backend, load.workload):
+            v.err(("system", *sub), msg)
     links = links_section(v, data.get("links"), backend)
     # With a broken topology, still check what can be checked against the regions read so far.
     schedule = schedule_section(v, data.get("schedule")) if v.regions else []
@@ -167,7 +171,8 @@ def validate_fault(
     from chaoskit import systems
 
     try:
-        v.adapter_cls = systems.get_adapter(experiment.system.kind)
+        # the instance: a generic system's attributes (clock_skew) depend on its options
+        v.adapter_cls = systems.get_adapter(experiment.system.kind)(dict(experiment.system.options))
     except ImportError:
         v.adapter_cls = None
     spec, _, _ = fault_entry(v, (), dict(raw), allow_at=False, allow_for=False)

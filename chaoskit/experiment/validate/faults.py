@@ -45,7 +45,8 @@ def _skewable_kinds() -> list[str]:
 def _clock_skew_refusal(fault: str, kind: str, adapter_cls: Any) -> str:
     """Why a clock fault cannot run on this system, in words, and what would be valid."""
     reason = adapter_cls.clock_skew_reason or (
-        f"its adapter ({adapter_cls.__name__}) has supports_clock_skew = False"
+        f"its adapter ({getattr(adapter_cls, '__name__', type(adapter_cls).__name__)}) "
+        "has supports_clock_skew = False"
     )
     ok = _skewable_kinds()
     instead = "use a system whose clock can be skewed" + (f" ({', '.join(ok)})" if ok else "")

@@ -1,9 +1,10 @@
-"""The `system:` section: the system kind, its options, and the adapter's own checks."""
+"""The `system:` section: the system kind and its options. The adapter's own
+checks of its block (SystemAdapter.check_options, with a path per mistake) run once
+the load section is known (validate/__init__.py)."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from typing import Any
 
 from chaoskit.experiment.source import PathT
@@ -15,12 +16,6 @@ from chaoskit.experiment.validate.context import (
     Context,
     show,
 )
-
-# Further checks of one system kind's options, by kind: fn(context, path, options)
-# reports each problem with context.err. A kind without an entry is checked by
-# its adapter's `validate` only.
-SystemSection = Callable[[Context, PathT, dict[str, Any]], None]
-SYSTEM_SECTIONS: dict[str, SystemSection] = {}
 
 
 def system_section(v: Context, raw: Any, backend: str | None) -> SystemSpec | None:
@@ -43,8 +38,6 @@ def system_section(v: Context, raw: Any, backend: str | None) -> SystemSpec | No
             v.err((*path, "options"), f"options must be a mapping; got {show(raw['options'])}")
         else:
             options.update(copy.deepcopy(raw["options"]))
-    if kind == "geokv":
-        options.setdefault("mode", DEFAULT_SYSTEM["mode"])
     v.system_kind = kind
     try:
         cls = systems.get_adapter(kind)
@@ -53,8 +46,11 @@ def system_section(v: Context, raw: Any, backend: str | None) -> SystemSpec | No
         cls = None
     if cls is not None:
         v.adapter_cls = cls
+        for k, val in getattr(cls, "defaults", {}).items():  # written out in the resolved doc
+            options.setdefault(k, copy.deepcopy(val))
         try:
             adapter = cls(options)
+            v.adapter_cls = adapter  # its attributes may depend on the options (generic)
             problems = adapter.validate(backend or "local") if backend else []
         except Exception as e:  # an adapter rejecting its options: say so at the system
             v.err(path, f"{kind}: invalid options: {e}")
@@ -67,7 +63,4 @@ def system_section(v: Context, raw: Any, backend: str | None) -> SystemSpec | No
                 f"system {kind!r} needs one address per member reachable from every region, "
                 "which only the docker backend gives; use backend: docker",
             )
-    section = SYSTEM_SECTIONS.get(kind)
-    if section is not None:
-        section(v, path, options)
     return SystemSpec(kind=kind, options=options)

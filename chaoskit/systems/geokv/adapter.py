@@ -62,6 +62,7 @@ class GeoKVAdapter(SystemAdapter):
     supports_clock_skew = True
     needs_single_address = False
     workloads = ("register", "cas-register", "set")
+    defaults = {"mode": "quorum"}
 
     @property
     def mode(self) -> str:
@@ -135,7 +136,7 @@ class GeoKVAdapter(SystemAdapter):
         for k in _NUMBER_OPTIONS:
             if self.options.get(k) is not None:
                 argv += ["--" + k.replace("_", "-"), str(self.options[k])]
-        return NodeSpec(argv=argv, env={"PYTHONUNBUFFERED": "1"}, faketime=True)
+        return NodeSpec(argv=argv, env={"PYTHONUNBUFFERED": "1"}, faketime=ctx.clock_faults)
 
     def _endpoint(self, ctx: SystemContext, node: str) -> Endpoint:
         # The harness reaches a node as a client of the node's own region does (direct).
