@@ -40,8 +40,8 @@ from pathlib import Path
 
 from chaoskit.atomic import atomic_write_text
 from chaoskit.backends.base import Backend, NodeSpec
-from chaoskit.backends.teardown import Teardown, TeardownReport
 from chaoskit.backends.faketime import find_libfaketime, missing_message
+from chaoskit.backends.teardown import Teardown, TeardownReport
 from chaoskit.procgroup import killpg_quiet
 from chaoskit.topology.model import AddressPlan, Topology
 from chaoskit.units import format_offset
