@@ -10,12 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from chaoskit.backends.faketime import find_libfaketime, missing_message
-from chaoskit.experiment.faults_schema import FAULTS
 from chaoskit.experiment.spec import Experiment, FaultSpec, ValidationError
 
 
 def clock_faults(experiment: Experiment) -> list[FaultSpec]:
     """The faults of the schedule that skew a clock, in file order."""
+    from chaoskit.faults.catalogue import FAULTS
+
     return [f for f in experiment.all_faults() if f.kind in FAULTS and FAULTS[f.kind].clock]
 
 

@@ -31,8 +31,9 @@ from urllib.parse import urlparse
 import yaml
 
 from chaoskit.backends.docker import plan as dplan
-from chaoskit.backends.docker.backend import DockerBackend, remove_run, start_links_container
+from chaoskit.backends.docker.backend import DockerBackend, start_links_container
 from chaoskit.backends.docker.labels import container_name, labels
+from chaoskit.backends.teardown import TeardownReport
 from chaoskit.topology.model import AddressPlan, Endpoint, LinkSpec, Topology
 
 INGRESS_OFFSET = 10000  # relay port in a links container = node port + this
@@ -406,15 +407,13 @@ class MultiEngineBackend(DockerBackend):
         clients = [self._client] if self._client is not None else []
         return clients + list(self._clients.values())
 
-    def down(self) -> None:
-        with self._lock:
-            if self._down:
-                return
-            super().down()
-            for client in list(self._clients.values()):
-                with contextlib.suppress(Exception):
-                    remove_run(client, self.run_id)
-            self._links_by_engine.clear()
+    def other_engine_clients(self) -> list[Any]:
+        return list(self._clients.values())
+
+    def down(self) -> TeardownReport:
+        report = super().down()
+        self._links_by_engine.clear()
+        return report
 
 
 def _free_host_port() -> int:
