@@ -31,7 +31,7 @@ system:
   ports: [client, peer]
 """
 GOOD_BODY = """\
-  command: [my-server, --name, "{name}", --listen, "{listen.client}", --join, "{peers.peer}",
+  command: [cat, --name, "{name}", --listen, "{listen.client}", --join, "{peers.peer}",
             {each_peer: [--peer, "{peer}@{peer_addr.peer}"]}]
   peers: {separator: ";", format: "{peer}={addr}"}
   env: {NODE_ZONE: "{zone}"}
@@ -124,7 +124,7 @@ def test_argv_env_and_peers_as_the_node_sees_them(tmp_path: Path) -> None:
     spec = adapter.node_spec("xian-1", ctx)
     inside = plan.inside["xian-1"]
     bind = plan.node_bind["xian-1"]["client"]
-    assert spec.argv[:5] == ["my-server", "--name", "xian-1", "--listen", f"{bind}"]
+    assert spec.argv[:5] == ["cat", "--name", "xian-1", "--listen", f"{bind}"]
     joined = ";".join(f"{n}={inside[n]['peer']}" for n in nodes)
     assert spec.argv[5:7] == ["--join", joined]
     assert spec.argv[7:] == [w for n in nodes for w in ("--peer", f"{n}@{inside[n]['peer']}")]
@@ -211,3 +211,26 @@ def test_roles_degrade_restore_and_failover(tmp_path: Path) -> None:
         # through the region's link proxy a dead node shows as a lost connection: unknown
         assert out.type in ("fail", "info") and out.error, out
         assert user.node != dead and user.invoke("write", "k", 4).type == "ok"
+
+
+def test_programs_missing_on_this_host_are_refused(tmp_path: Path) -> None:
+    body = GOOD_BODY.replace("[cat,", "[chaoskit-no-such-server,")
+    f = tmp_path / "gen.yaml"
+    f.write_text(
+        "backend: local\n"
+        + HEAD
+        + body.replace(
+            "{tcp: client, deadline: 10s}", "{command: [chaoskit-no-such-probe], deadline: 5s}"
+        )
+    )
+    with pytest.raises(ExperimentError) as e:
+        load_experiment(f)
+    text = str(e.value)
+    assert "system.command: 'chaoskit-no-such-server' is not found on this host's PATH" in text
+    assert "system.ready.command: 'chaoskit-no-such-probe' is not found" in text
+    # on docker the node command runs in the image: only the probe (on this host) counts
+    f.write_text(f.read_text().replace("backend: local", "backend: docker"))
+    with pytest.raises(ExperimentError) as e:
+        load_experiment(f)
+    assert "chaoskit-no-such-server" not in str(e.value)
+    assert "chaoskit-no-such-probe" in str(e.value)

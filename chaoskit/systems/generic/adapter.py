@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -81,9 +82,12 @@ class GenericAdapter(SystemAdapter):
 
     def validate(self, backend: str) -> list[str]:
         """What the host lacks (check_options reports the block's mistakes, with lines):
-        on docker, a named image must be on the engine, since no registry is asked."""
+        on docker, a named image must be on the engine, since no registry is asked;
+        programs run on this host (the node command on the local backend, probes and
+        commands everywhere) must be found on its PATH."""
+        problems = [f"system.{where}: {why}" for where, why in self._missing_programs(backend)]
         if backend != "docker" or self.image is None:
-            return []
+            return problems
         from chaoskit.backends.docker.image import ImageError, _has_image, docker_client
 
         try:
@@ -91,12 +95,50 @@ class GenericAdapter(SystemAdapter):
         except ImageError:
             return []  # no engine: the docker backend says so when it starts
         if _has_image(client, self.image):
-            return []
-        return [
+            return problems
+        return problems + [
             f"system.image: {self.image!r} is not on this Docker engine; `docker pull` or "
             "build it first, or give `packages:` to have chaoskit add Debian packages to "
             "its node image"
         ]
+
+    def _missing_programs(self, backend: str) -> list[tuple[str, str]]:
+        """(field, why) for each argv whose program this host does not have."""
+        opts = self.options
+        argvs: list[tuple[str, Any]] = []
+        if backend == "local":
+            argvs.append(("command", opts.get("command")))
+        ready, roles = opts.get("ready"), opts.get("roles")
+        if isinstance(ready, dict):
+            argvs.append(("ready.command", ready.get("command")))
+        if isinstance(roles, dict):
+            argvs.append(("roles.command", roles.get("command")))
+        argvs += [(k, opts.get(k)) for k in ("degrade", "restore")]
+        client = opts.get("client")
+        if isinstance(client, dict) and client.get("protocol") == "command":
+            argvs += [
+                (f"client.{op}", client.get(op))
+                for op in ("read", "write", "cas", "add", "read-all")
+            ]
+        out = []
+        for where, argv in argvs:
+            if not isinstance(argv, list) or not argv or not isinstance(argv[0], str):
+                continue
+            prog = argv[0]
+            if prog in ("python3", "python") or "{" in prog or shutil.which(prog):
+                continue
+            out.append(
+                (
+                    where,
+                    f"{prog!r} is not found on this host's PATH; install it"
+                    + (
+                        " or run on the docker backend (the node command runs in the image there)"
+                        if where == "command"
+                        else ""
+                    ),
+                )
+            )
+        return out
 
     # ---------------- running nodes ----------------
     def node_spec(self, node: str, ctx: SystemContext) -> NodeSpec:
