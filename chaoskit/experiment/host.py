@@ -16,8 +16,6 @@ from chaoskit.faults.catalogue import FAULTS
 
 def clock_faults(experiment: Experiment) -> list[FaultSpec]:
     """The faults of the schedule that skew a clock, in file order."""
-    from chaoskit.faults.catalogue import FAULTS
-
     return [f for f in experiment.all_faults() if f.kind in FAULTS and FAULTS[f.kind].clock]
 
 
