@@ -127,6 +127,17 @@ def test_panel_screenshot_is_not_blank(gameday: GameDayProc, need_chromium: None
     assert greens > 10, "no region card in the screenshot"
 
 
+def _crosses(link: str, region: str) -> bool:
+    """Whether a link named `src->dst:port` (a node `region-N` or a client region) joins
+    `region` with another region."""
+    src, dst = link.split(":")[0].split("->")
+    ends = {
+        src.rsplit("-", 1)[0] if src[-1].isdigit() else src,
+        dst.rsplit("-", 1)[0] if dst[-1].isdigit() else dst,
+    }
+    return region in ends and len(ends) == 2
+
+
 def test_gameday_over_http(gameday: GameDayProc, need_chromium: None) -> None:
     url, s = gameday.url, requests.Session()
     pids = {int(gameday.info["pid"]), int(gameday.info["locust_pid"])}
@@ -150,13 +161,15 @@ def test_gameday_over_http(gameday: GameDayProc, need_chromium: None) -> None:
     assert st["ok"] and st["experiment"] == "gd"
     assert all(h["ops"] > 0 and h["served"] <= h["ops"] for h in st["health"].values())
     assert [r["name"] for r in st["topology"]["regions"]] == ["beijing", "shanghai", "xian"]
-    assert len(st["links"]) == 6 and not any(ln["cut"] for ln in st["links"])
+    # a link per node pair (peer traffic) and per client region and node
+    assert len(st["links"]) == 3 * 2 + 3 * 3 and not any(ln["cut"] for ln in st["links"])
+    crossing_xian = sorted(ln["name"] for ln in st["links"] if _crosses(ln["name"], "xian"))
     assert "cut-region" in {f["name"] for f in st["catalogue"]}
     nodes = [n for r in st["topology"]["regions"] for z in r["zones"] for n in z["nodes"]]
     assert all(n["running"] for n in nodes) and len(nodes) == 3
     pids |= {n["pid"] for n in nodes}
 
-    # cut Xi'an from the panel: its four links are cut
+    # cut Xi'an from the panel: every link that crosses its border is cut
     r = s.post(
         url + "/chaoskit/api/apply", json={"fault": "cut-region", "params": {"region": "xian"}}
     )
@@ -164,15 +177,15 @@ def test_gameday_over_http(gameday: GameDayProc, need_chromium: None) -> None:
     fid = r.json()["fault"]["id"]
     st = s.get(url + "/chaoskit/api/state", timeout=10).json()
     cut = sorted(ln["name"] for ln in st["links"] if ln["cut"])
-    assert len(cut) == 4 and all("xian" in n for n in cut)
+    assert cut == crossing_xian and len(cut) == 8
     assert [a["id"] for a in st["active"]] == [fid]
     # what the room sees: the panel (rendered by a real browser) marks the region and
-    # its four links as cut by this fault
+    # its links as cut by this fault
     dom = chromium(
         url + "/chaoskit", gameday.tmp / "chromium-cut", "--dump-dom", "--virtual-time-budget=5000"
     ).stdout
     assert f"cut off by {fid}" in dom, dom[-2000:]
-    assert dom.count('<tr class="cut">') == 4 and dom.count(f"{fid} cut-region</td>") == 4
+    assert dom.count('<tr class="cut">') == 8 and dom.count(f"{fid} cut-region</td>") == 8
 
     # bad input: a readable refusal, nothing applied; a foreign origin is refused
     r = s.post(
