@@ -163,3 +163,24 @@ def test_disk_fault_in_a_container(need_docker, tmp_path: Path) -> None:
     finally:
         b.down()
     assert leftovers(b.run_id) == []
+
+
+def test_geokv_sees_write_errors_then_heals(tmp_path: Path) -> None:
+    """A real system behind the shim: geokv's journal writes fail with EIO, its
+    clients get honest errors (a write: unknown outcome), and after the heal it serves."""
+    from chaoskit.cluster import Cluster
+    from chaoskit.systems.geokv.adapter import GeoKVAdapter
+
+    be = LocalBackend(tmp_path / "run", registry_root=tmp_path / "registry")
+    be.disk_faults = True
+    with Cluster(build_topology({"beijing": 3}), GeoKVAdapter({"mode": "quorum"}), be) as c:
+        client = c.client("beijing")
+        assert client.invoke("write", "k", 1).type == "ok"
+        h = c.apply_fault("disk-error", {"target": "all", "op": "write"})
+        time.sleep(0.1)  # the shim looks at its control file every 20 ms
+        out = client.invoke("write", "k", 2)
+        assert out.type == "info" and "Input/output error" in (out.error or ""), out
+        c.heal(h)
+        time.sleep(0.1)
+        assert client.invoke("write", "k", 3).type == "ok"
+        assert client.invoke("read", "k", None).value == 3
