@@ -11,6 +11,7 @@ from pathlib import Path
 
 from chaoskit.backends.faketime import find_libfaketime, missing_message
 from chaoskit.experiment.spec import Experiment, FaultSpec, ValidationError
+from chaoskit.faults.catalogue import FAULTS
 
 
 def clock_faults(experiment: Experiment) -> list[FaultSpec]:
