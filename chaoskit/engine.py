@@ -28,6 +28,7 @@ from rich.console import Console
 
 from chaoskit.cluster import Cluster
 from chaoskit.events import EventLog
+from chaoskit.faults.disk import DISK_FAULTS
 from chaoskit.progress import Progress
 from chaoskit.results import RunDir
 from chaoskit.rolewatch import RoleWatch
@@ -347,6 +348,7 @@ def run_experiment(
         progress.set_phase("bringing the topology up")
         progress.start()
         be = make_backend(backend_name, run, experiment, engines, faketime_root)
+        be.disk_faults = any(f.kind in DISK_FAULTS for f in experiment.all_faults())
         cluster = Cluster(
             experiment.topology,
             adapter,

@@ -5,11 +5,12 @@
 # under Debian's python3, as in the link container), PostgreSQL 15 + Patroni and
 # Redis + Sentinel (real replicated databases; libnss-wrapper routes their peer
 # names through the links on the local backend), fiu-utils and stress-ng (disk and
-# resource faults). Idempotent; needs root for apt.
+# resource faults), gcc + libc6-dev (the disk-fault shim is compiled at first
+# use). Idempotent; needs root for apt.
 set -euo pipefail
 
 PKGS=(docker.io docker-compose debootstrap etcd-server etcd-client libfaketime prometheus chromium iproute2 procps python3-aiohttp
-      postgresql-15 patroni redis-server redis-sentinel libnss-wrapper fiu-utils stress-ng)
+      postgresql-15 patroni redis-server redis-sentinel libnss-wrapper fiu-utils stress-ng gcc libc6-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do

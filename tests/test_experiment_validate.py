@@ -578,6 +578,17 @@ def test_fault_table_is_complete() -> None:
         "partition-nodes",
         "majorities-ring",
         "random-halves",
+        "clock-drift",
+        "clock-strobe",
+        "clock-bump",
+        "cpu-limit",
+        "memory-limit",
+        "cpu-hog",
+        "io-hog",
+        "disk-error",
+        "slow-fsync",
+        "disk-full",
+        "congestion",
     }
     assert set(FAULTS) == expected
     assert FAULTS["cut-region"].param("mode").default == "blackhole"

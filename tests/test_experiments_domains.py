@@ -30,3 +30,26 @@ def test_majorities_ring(tmp_path: Path, mode: str, code: int) -> None:
     assert got == code
     verdict = check["linearizability"]["verdict"]
     assert verdict == ("linearizable" if mode == "quorum" else "not-linearizable")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("drift", [True, False])
+def test_lww_clock_drift_loses_acknowledged_writes(tmp_path: Path, drift: bool) -> None:
+    sets = ("load.duration=10s",) if drift else ("load.duration=10s", "schedule=[]")
+    code, _, check, _ = run("lww-clock-drift", tmp_path, *sets)
+    lost = check["lost_writes"]["checker"]["lost"]
+    if drift:
+        assert code == 1 and len(lost) > 0, "the slow clock's acknowledged writes are lost"
+        assert {w["node"] for w in lost} == {"beijing-1"}
+    else:
+        assert code == 0 and lost == []
+
+
+@pytest.mark.slow
+def test_deep_nemesis_heals_everything(tmp_path: Path) -> None:
+    code, _, check, events = run("deep-nemesis", tmp_path)
+    assert code == 0, check["failures"]
+    applied = [e for e in events if e["event"] == "apply"]
+    healed = {e["id"] for e in events if e["event"] == "heal" and e.get("ok", True)}
+    assert len(applied) >= 6 and {e["id"] for e in applied} <= healed
+    assert {e["fault"] for e in applied} >= {"cut-zone", "one-way"}

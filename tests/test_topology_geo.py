@@ -87,11 +87,11 @@ def test_unknown_location_suggests_close_matches() -> None:
 
 
 def test_cli_prints_matrix() -> None:
-    res = CliRunner().invoke(latency, ["beijing", "xian", "us-east"])
+    res = CliRunner().invoke(latency, ["beijing", "xian", "us-west"])
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
     header = lines[0].split()
-    assert header == ["beijing", "xian", "us-east"]
+    assert header == ["beijing", "xian", "us-west"]
     beijing_row = lines[1].split()
     assert beijing_row[0] == "beijing"
     assert beijing_row[2] == "20"  # measured, printed plainly
@@ -124,3 +124,18 @@ def test_cli_list() -> None:
     res = CliRunner().invoke(latency, ["--list"])
     assert res.exit_code == 0
     assert "ap-northeast" in res.output and "tokyo" in res.output
+
+
+def test_cross_border_pairs_use_measured_figures_with_sources() -> None:
+    """China <-> abroad: the measured public figures (each with its source) are used,
+    and the estimate's border surcharge is fitted to them (within 10 %)."""
+    from chaoskit.topology.locations import CROSS_BORDER_SOURCES, MEASURED_RTT_MS
+
+    for pair, source in CROSS_BORDER_SOURCES.items():
+        assert "http" in source and pair in MEASURED_RTT_MS
+        a, b = sorted(pair)
+        assert geo.rtt_source(a, b) == "measured"
+    us = geo.estimate_rtt_ms(geo.resolve("us-east"), geo.resolve("beijing"))
+    assert abs(us - MEASURED_RTT_MS[frozenset(("us-east", "beijing"))]) / us < 0.1
+    jp = geo.estimate_rtt_ms(geo.resolve("ap-northeast"), geo.resolve("qingdao"))
+    assert 63.8 <= jp <= 98.3  # the range of the four Japan -> Qingdao averages

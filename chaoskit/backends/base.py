@@ -39,6 +39,9 @@ class NodeSpec:
 
 class Backend(ABC):
     name: str = "abstract"
+    # Load the disk-fault shim into every node (set before up() when the
+    # experiment has disk faults; chaoskit.backends.diskfault).
+    disk_faults: bool = False
 
     @abstractmethod
     def plan(self, topology: Topology, ports: tuple[str, ...]) -> AddressPlan:
@@ -79,6 +82,15 @@ class Backend(ABC):
     def clock_skew_available(self) -> bool:
         """Whether nodes started with `NodeSpec.faketime` can run here (libfaketime)."""
         return True
+
+    def set_disk_fault(self, node: str, control: str | None) -> None:
+        """Switch the node's disk-fault shim: the control file's text, None = no fault."""
+        raise NotImplementedError(f"{type(self).__name__} has no disk faults")
+
+    def set_clock_rate(self, node: str, offset_ms: float, rate: float) -> None:
+        """From now on the node's clock reads real time + offset_ms and runs at `rate`
+        (clock drift; rate 1 and offset 0: real time again)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot make a clock drift")
 
     @abstractmethod
     def node_log(self, node: str) -> Path:

@@ -40,6 +40,8 @@ from pathlib import Path
 
 from chaoskit.atomic import atomic_write_text
 from chaoskit.backends.base import Backend, NodeSpec
+from chaoskit.backends.clockrate import REAL_TIME, drift_spec
+from chaoskit.backends.diskfault import diskfault_env
 from chaoskit.backends.faketime import find_libfaketime, missing_message
 from chaoskit.backends.teardown import Teardown, TeardownReport
 from chaoskit.procgroup import killpg_quiet
@@ -334,6 +336,8 @@ class LocalBackend(Backend):
                 env["FAKETIME_TIMESTAMP_FILE"] = str(cf)
                 env["FAKETIME_NO_CACHE"] = "1"
                 env.pop("DONT_FAKE_MONOTONIC", None)
+            if self.disk_faults:
+                env |= diskfault_env(env.get("LD_PRELOAD", ""), self.disk_control(node), data_dir)
             proc = self._spawn(node, argv, env, self.node_log(node), data_dir)
         # A node that dies at once (bad argv, port in use) is reported here, with its log.
         time.sleep(0.02)
@@ -406,6 +410,35 @@ class LocalBackend(Backend):
                 "so its clock cannot be skewed"
             )
         self._write_clock(cf, format_offset(offset_ms))
+
+    def set_clock_rate(self, node: str, offset_ms: float, rate: float) -> None:
+        """From now on the node's clock reads real time + offset_ms and runs at `rate`
+        (1.0: real speed; see chaoskit.backends.clockrate)."""
+        cf = self._clock_files.get(node)
+        proc = self._nodes.get(node)
+        if cf is None or proc is None or proc.popen.poll() is not None:
+            raise RuntimeError(f"node {node} is not running under libfaketime")
+        spec = (
+            REAL_TIME
+            if rate == 1.0 and not offset_ms
+            else drift_spec(proc.popen.pid, offset_ms, rate)
+        )
+        self._write_clock(cf, spec)
+
+    def disk_control(self, node: str) -> Path:
+        return self.registry / "disk" / f"{node}.ctl"
+
+    def set_disk_fault(self, node: str, control: str | None) -> None:
+        """Switch the node's disk-fault shim (chaoskit.backends.diskfault): `control`
+        is the control file's text, None = no fault."""
+        if not self.disk_faults:
+            raise RuntimeError("this backend was not started with disk_faults = True")
+        path = self.disk_control(node)
+        if control is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, control, durable=False)
 
     def set_clock_absolute(self, node: str, when: str) -> None:
         """Pin the node's clock to start at `when` ("2027-01-01 00:00:00") and run on from there."""

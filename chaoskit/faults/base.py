@@ -112,6 +112,7 @@ class RuleScope:
     zones: list[str]
     nodes: list[str]
     backend: str | None  # local | docker (None: not known)
+    adapter: Any = None  # the system's adapter class (None: not known)
 
 
 # A cross-field rule: (validated params, scope) -> [(field, message)] for each

@@ -1,6 +1,7 @@
 """The fault catalogue: every fault kind by name, one `FaultDef` per fault.
 
-Each family module (network, domains, process, clock, quorum) defines its faults' entries
+Each family module (network, domains, congestion, process, clock, clock_motion,
+quorum, resources, disk) defines its faults' entries
 in a `FAULTS` tuple next to their apply functions; this module lists the family
 modules once. To add a fault: its apply function and its `FaultDef` in a family
 module (or a new module added to `_FAMILIES`). The validator, the fault manager,
@@ -9,10 +10,30 @@ the game day and the report all read this table.
 
 from __future__ import annotations
 
-from chaoskit.faults import clock, domains, network, process, quorum
+from chaoskit.faults import (
+    clock,
+    clock_motion,
+    congestion,
+    disk,
+    domains,
+    network,
+    process,
+    quorum,
+    resources,
+)
 from chaoskit.faults.base import FaultDef, FaultError
 
-_FAMILIES = (network, domains, process, clock, quorum)
+_FAMILIES = (
+    network,
+    domains,
+    congestion,
+    process,
+    clock,
+    clock_motion,
+    quorum,
+    resources,
+    disk,
+)
 
 FAULTS: dict[str, FaultDef] = {f.name: f for m in _FAMILIES for f in m.FAULTS}
 

@@ -28,6 +28,8 @@ FAULT_COLOURS = {
     "process": "#c0504d",
     "clock": "#9a6fc4",
     "quorum": "#d08b2c",
+    "resource": "#4a9a5b",
+    "disk": "#8c6d46",
     "other": "#7a8796",
 }
 REGION_PALETTE = [

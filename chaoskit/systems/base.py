@@ -80,6 +80,10 @@ class SystemAdapter(ABC):
     kind: str = "abstract"
     # Names of the ports each member listens on (links are made per port).
     ports: tuple[str, ...] = ("http",)
+    # Whether disk faults reach this system: it keeps a data directory ({data_dir})
+    # and writes it through the C library (chaoskit.backends.diskfault); why not, in words.
+    supports_disk_faults: bool = False
+    disk_faults_reason: str | None = None
     # Whether clock faults can skew this system's clock (libfaketime reaches it).
     supports_clock_skew: bool = False
     # Why not, in words, when supports_clock_skew is False (shown to the user).

@@ -101,6 +101,27 @@ ALIASES: dict[str, str] = {alias: loc.name for loc in _ALL for alias in loc.alia
 #   Tencent Cloud) and public city-to-city ping measurements (e.g. ping.chinaz.com)
 #   over the domestic backbones, which route through a few hubs and so run well
 #   above what the straight-line distance suggests.
+# - mainland China <-> abroad: the measured public figures in CROSS_BORDER_SOURCES
+#   (each pair names its source); the other cross-border pairs are estimates with
+#   geo.CHINA_BORDER_MS, fitted to these.
+CROSS_BORDER_SOURCES: dict[frozenset[str], str] = {
+    frozenset(("ap-northeast", "qingdao")): (
+        "Clara Online, ping test Japan -> Alibaba Cloud Qingdao, 3 Dec 2014, 100 pings each "
+        "(https://ci.clara.jp/media/?p=33): from AWS Tokyo avg 97.1 ms, 6% loss; from Clara "
+        "Tokyo 63.8 ms, 8%; from NIFTY Cloud East Japan 88.9 ms, 17%; from Sakura Hokkaido 98.3 ms, 13%"
+    ),
+    frozenset(("us-east", "beijing")): (
+        "AWS region latency list measured from a client 19 ms from us-east-1 "
+        "(https://pastebin.com/rrQjtjmR): China (Beijing) 222 ms, China (Ningxia) 238 ms; "
+        "222 - 19 = 203 ms"
+    ),
+    frozenset(("beijing", "hongkong")): (
+        "ping from Beijing to a Hong Kong server over China Telecom CN2, perfops.net, 2021 "
+        "(https://wp.nippombashi.net/2021/about_cn2_china_direct_route/): ~47 ms; the same "
+        "server over an ordinary route 370 ms (Shanghai: 34 ms with CN2, 365 ms without)"
+    ),
+}
+
 MEASURED_RTT_MS: dict[frozenset[str], float] = {
     frozenset(pair): ms
     for pair, ms in (
@@ -135,6 +156,9 @@ MEASURED_RTT_MS: dict[frozenset[str], float] = {
         (("shanghai", "hongkong"), 32.0),
         (("shenzhen", "hongkong"), 6.0),
         (("guangzhou", "hongkong"), 8.0),
+        # mainland China <-> abroad (sources in CROSS_BORDER_SOURCES)
+        (("ap-northeast", "qingdao"), 97.0),
+        (("us-east", "beijing"), 203.0),
         # cloud, intercontinental and regional
         (("us-east", "eu-west"), 81.0),
         (("us-east", "eu-central"), 90.0),

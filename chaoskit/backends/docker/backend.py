@@ -26,7 +26,10 @@ from typing import Any
 import requests
 
 from chaoskit.backends.base import Backend, NodeSpec
+from chaoskit.backends.clockrate import REAL_TIME, drift_spec
+from chaoskit.backends.diskfault import diskfault_env, shim_path
 from chaoskit.backends.docker import plan as dplan
+from chaoskit.backends.docker import resources
 from chaoskit.backends.docker.labels import (
     container_name,
     labels,
@@ -40,6 +43,8 @@ from chaoskit.units import format_offset
 
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 CLOCK_DIR = "/chaoskit-clock"  # bind-mounted per node; holds the libfaketime offset file
+DISK_DIR = "/chaoskit-disk"  # bind-mounted per node; holds the disk-fault control file
+DISK_SHIM = "/chaoskit-diskfault.so"  # the disk-fault shim, built on the host
 DATA_DIR = "/data"  # bind-mounted per node; NodeSpec's {data_dir}
 
 
@@ -268,6 +273,14 @@ class DockerBackend(Backend):
                     # Re-read the file on every clock call: offsets change live.
                     "FAKETIME_NO_CACHE": "1",
                 }
+            if self.disk_faults:
+                disk = self.workdir / "disk" / safe(node)
+                disk.mkdir(parents=True, exist_ok=True)
+                binds[str(disk)] = {"bind": DISK_DIR, "mode": "ro"}
+                binds[str(shim_path())] = {"bind": DISK_SHIM, "mode": "ro"}
+                env |= diskfault_env(
+                    env.get("LD_PRELOAD", ""), f"{DISK_DIR}/ctl", DATA_DIR, DISK_SHIM
+                )
             client = self.client_for(region)
             api = client.api
             net = network_name(self.short, region)
@@ -350,11 +363,11 @@ class DockerBackend(Backend):
             return False
         return c.status in ("running", "paused")
 
-    def _write_offset(self, node: str, offset_ms: float | None) -> None:
+    def _write_offset(self, node: str, offset_ms: float | None, spec: str | None = None) -> None:
         clock = self.workdir / "clock" / safe(node)
         clock.mkdir(parents=True, exist_ok=True)
         tmp = clock / ".offset.tmp"
-        tmp.write_text(format_offset(offset_ms) + "\n")
+        tmp.write_text((spec or format_offset(offset_ms)) + "\n")
         # A rename inside the bind-mounted directory: the container sees the new file.
         os.replace(tmp, clock / "offset")
 
@@ -367,6 +380,47 @@ class DockerBackend(Backend):
                 f"node {node!r} was not started under libfaketime (NodeSpec.faketime); "
                 "its clock cannot be skewed"
             )
+
+    def set_clock_rate(self, node: str, offset_ms: float, rate: float) -> None:
+        """From now on the node's clock reads real time + offset_ms and runs at `rate`
+        (see chaoskit.backends.clockrate; the container's main process sets the pace)."""
+        if not self._faketime.get(node):
+            raise RuntimeError(f"node {node!r} was not started under libfaketime")
+        c = self._container(node)
+        c.reload()
+        pid = int(c.attrs["State"]["Pid"])
+        spec = REAL_TIME if rate == 1.0 and not offset_ms else drift_spec(pid, offset_ms, rate)
+        self._write_offset(node, None, spec)
+
+    def set_disk_fault(self, node: str, control: str | None) -> None:
+        """Switch the node's disk-fault shim (chaoskit.backends.diskfault)."""
+        if not self.disk_faults:
+            raise RuntimeError("this backend was not started with disk_faults = True")
+        disk = self.workdir / "disk" / safe(node)
+        disk.mkdir(parents=True, exist_ok=True)
+        if control is None:
+            (disk / "ctl").unlink(missing_ok=True)
+            return
+        tmp = disk / ".ctl.tmp"
+        tmp.write_text(control)
+        os.replace(tmp, disk / "ctl")  # a rename in the bind-mounted directory
+
+    # -- resource faults (chaoskit.backends.docker.resources) --
+    def limit_resources(
+        self, node: str, cpus: float | None = None, memory_mb: float | None = None
+    ) -> dict[str, int]:
+        """CPU (cores) and memory (MiB) limits on the node's container; returns the old ones."""
+        return resources.limit(self._container(node), cpus=cpus, memory_mb=memory_mb)
+
+    def restore_resources(self, node: str, before: dict[str, int]) -> None:
+        resources.restore(self._container(node), before)
+
+    def start_hog(self, node: str, kind: str, workers: int) -> int:
+        """A CPU- or I/O-hungry stress-ng neighbour inside the node's container."""
+        return resources.start_hog(self._container(node), kind, workers)
+
+    def stop_hog(self, node: str, pid: int) -> None:
+        resources.stop_hog(self._container(node), pid)
 
     def exec(self, node: str, argv: list[str], timeout_s: float = 30.0) -> tuple[int, str]:
         """Run a command inside a node's container (or "links"); returns (exit code, output)."""

@@ -171,7 +171,7 @@ def fault_entry(
                 f"fault {name} needs exactly one of {', '.join(group)}; got {', '.join(given) or 'none'}",
             )
             ok = False
-    scope = fs.RuleScope(v.regions, v.zones, v.nodes, v.backend)
+    scope = fs.RuleScope(v.regions, v.zones, v.nodes, v.backend, v.adapter_cls)
     for rule in fd.rules:
         for field, message in rule(params, scope):
             v.err((*path, field), message)

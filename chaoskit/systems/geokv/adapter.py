@@ -60,6 +60,7 @@ class GeoKVAdapter(SystemAdapter):
     kind = "geokv"
     ports = ("http",)
     supports_clock_skew = True
+    supports_disk_faults = True  # its journal in {data_dir}, written with os.write
     needs_single_address = False
     workloads = ("register", "cas-register", "set")
     defaults = {"mode": "quorum"}

@@ -90,6 +90,7 @@ class Engine:
             "members": self.members,
             "member": self.cfg.id in self.members,
             "frozen": self.frozen,
+            "wall_time": time.time(),  # the node's wall clock (skewed or drifting under clock faults)
         }
 
     def roles(self) -> dict[str, list[str]]:
