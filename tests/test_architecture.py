@@ -134,3 +134,12 @@ def test_test_support_is_imported_by_tests_only() -> None:
         if dep.startswith("chaoskit.testing") and not m.startswith("chaoskit.testing")
     }
     assert not users, users
+
+
+def test_validation_is_split_by_section() -> None:
+    sizes = {
+        f.name: len(f.read_text(encoding="utf-8").splitlines())
+        for f in (PKG / "experiment" / "validate").glob("*.py")
+    }
+    assert {"topology.py", "system.py", "load.py", "schedule.py", "faults.py"} <= set(sizes)
+    assert max(sizes.values()) <= 400, sizes

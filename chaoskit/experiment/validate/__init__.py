@@ -120,9 +120,8 @@ def validate_source(
                 ("load", "workload"),
                 f"system {system.kind!r} does not support workload {load.workload!r}; it supports {', '.join(supported)}",
             )
-    check_options = getattr(v.adapter_cls, "check_options", None)
-    if system is not None and check_options is not None:
-        for sub, msg in check_options(system.options, backend, load.workload):
+    if system is not None and v.adapter_cls is not None:
+        for sub, msg in v.adapter_cls.check_options(system.options, backend, load.workload):
             v.err(("system", *sub), msg)
     links = links_section(v, data.get("links"), backend)
     # With a broken topology, still check what can be checked against the regions read so far.

@@ -46,7 +46,7 @@ def system_section(v: Context, raw: Any, backend: str | None) -> SystemSpec | No
         cls = None
     if cls is not None:
         v.adapter_cls = cls
-        for k, val in getattr(cls, "defaults", {}).items():  # written out in the resolved doc
+        for k, val in cls.defaults.items():  # written out in the resolved doc
             options.setdefault(k, copy.deepcopy(val))
         try:
             adapter = cls(options)
