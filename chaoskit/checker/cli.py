@@ -1,6 +1,6 @@
 """`chaoskit check FILE...`: one verdict line per history file, then a total.
 
-Exit status: 0 all linearizable, 1 any not linearizable, 3 any unknown (and none
+Exit status: 0 all linearizable (or valid), 1 any not linearizable (or invalid), 3 any unknown (and none
 not linearizable), 2 bad usage or a bad file. A history in which no operation
 completed ok is "unknown" (nothing was checked), not a pass; --allow-empty lets a
 file with no operations at all pass. A transactional history (f "txn") is checked
@@ -177,7 +177,8 @@ def check(
     edn_independent: bool,
     allow_empty: bool,
 ) -> None:
-    """Check history FILES (or directories of them) for linearizability.
+    """Check history FILES (or directories of them) for linearizability, or a
+    transactional history (f "txn") for isolation anomalies under --consistency.
 
     A run's directory (results/<experiment>/<timestamp>, or results/<experiment>
     for its latest run) means its history.jsonl. Exit status: 0 all linearizable,
@@ -189,6 +190,7 @@ def check(
     Examples:
       chaoskit check results/smoke
       chaoskit check history.jsonl --model cas-register --html out.html
+      chaoskit check txns.edn --model list-append --consistency snapshot-isolation
     """
     from chaoskit.checker.formats import read_any, write_jepsen_edn
     from chaoskit.checker.linearizability import check_linearizable
