@@ -114,3 +114,14 @@ def test_malformed_transaction_is_exit_2(tmp_path):
     r = CliRunner().invoke(check, [str(_write(tmp_path, rec)), "--model", "list-append"])
     assert r.exit_code == 2
     assert "h.jsonl:2: micro-operation 0 has f 'inc'; valid here: r, append" in r.output
+
+
+def test_lost_appends_from_the_command_line(tmp_path):
+    rec = [
+        {"process": 0, "type": "invoke", "f": "txn", "value": [["append", "x", 1]]},
+        {"process": 0, "type": "ok", "f": "txn", "value": [["append", "x", 1]]},
+        {"process": 1, "type": "invoke", "f": "txn", "value": [["r", "x", None]]},
+        {"process": 1, "type": "ok", "f": "txn", "value": [["r", "x", []]]},
+    ]
+    r = CliRunner().invoke(check, [str(_write(tmp_path, rec)), "--lost-writes"])
+    assert "lost appends: 1 acknowledged write(s) lost of 1" in r.output, r.output

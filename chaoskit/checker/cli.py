@@ -139,7 +139,7 @@ def _expand(paths: tuple[str, ...]) -> list[Path]:
     "--lost-writes",
     "lost",
     is_flag=True,
-    help="Also report lost acknowledged writes (set and register histories).",
+    help="Also report lost acknowledged writes (set, register and list-append histories).",
 )
 @click.option(
     "--export-edn",
@@ -221,7 +221,7 @@ def check(
         try:
             history = read_any(path, fmt)
             if _check_txn(
-                history, model, consistency, path, html_out, html_dir, as_json, docs, counts
+                history, model, consistency, path, html_out, html_dir, as_json, docs, counts, lost
             ):
                 if export_edn:
                     write_jepsen_edn(history, export_edn)
@@ -321,7 +321,7 @@ def _lost_writes(history: Any, model: str) -> Any:
 
     if model == "set":
         return analyse_lost_writes(history, "set")
-    if model in ("register", "cas-register"):
+    if model in ("register", "cas-register", "list-append"):
         return analyse_lost_writes(history, model)
     return None
 
@@ -336,6 +336,7 @@ def _check_txn(
     as_json: bool,
     docs: list[dict[str, Any]],
     counts: dict[str, int],
+    lost: bool = False,
 ) -> bool:
     """Check a transactional history for isolation anomalies; False when `history`
     is not transactional (the linearizability path takes it)."""
@@ -348,10 +349,15 @@ def _check_txn(
     result = check_isolation(history, workload, consistency)
     counts[result.verdict] += 1
     docs.append({"path": str(path), **result.to_dict()})
+    lw = _lost_writes(history, workload) if lost and workload == "list-append" else None
+    if lw is not None:
+        docs[-1]["lost_writes"] = lw.to_dict()
     if html_out:
         target = html_dir / (path.stem + ".html") if html_dir else Path(html_out)
         render_html(result, target, title=str(path))
     if not as_json:
         for line in text_lines(result, str(path)):
             click.echo(line)
+        if lw is not None:
+            click.echo("  lost appends: " + lw.summary())
     return True
