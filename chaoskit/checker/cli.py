@@ -358,6 +358,8 @@ def _check_txn(
     if not as_json:
         for line in text_lines(result, str(path)):
             click.echo(line)
+        for note in history.notes:
+            click.echo(f"  note: {note}")
         if lw is not None:
             click.echo("  lost appends: " + lw.summary())
     return True
