@@ -174,3 +174,15 @@ def test_sql_client_repeatable_read_shows_write_skew(pg):
     r = check_isolation(h, "list-append", "serializable")
     assert "G2-item" in r.kinds, r.summary()
     assert check_isolation(h, "list-append", "snapshot-isolation").verdict == "valid"
+
+
+def test_rw_register_serializable_clean_read_committed_loses_updates(pg):
+    spec = TxnSpec("rw-register", keys=3, min_len=2, max_len=4, max_writes_per_key=10_000)
+    h = drive(pg, spec, "serializable", threads=6, seconds=2.0)
+    r = check_isolation(h, "rw-register", "strict-serializable")
+    assert r.verdict == "valid" and not r.allowed, r.summary()
+    h = drive(pg, spec, "read-committed", threads=6, seconds=2.0)
+    r = check_isolation(h, "rw-register", "snapshot-isolation")
+    assert {"lost-update", "G-single"} & set(r.kinds), r.summary()
+    rc = check_isolation(h, "rw-register", "read-committed")
+    assert rc.verdict == "valid", [a.explanation for a in rc.anomalies]

@@ -11,7 +11,7 @@ from itertools import count
 from typing import Any
 
 from chaoskit.checker.history import History, Record, freeze, make_history
-from chaoskit.clients.sql_txn import ensure_schema, run_txn
+from chaoskit.clients.sql_txn import TABLES, ensure_schema, run_txn
 from chaoskit.load.txn_workloads import TxnGenerator, TxnSpec
 
 
@@ -26,14 +26,16 @@ def drive(
     via: str = "psycopg",
 ) -> History:
     """Run `threads` clients for `seconds` (or until `max_txns` transactions), then a
-    final read; a client whose connection broke reconnects as a new process.
+    final read; a client whose connection broke reconnects as a new process. The
+    workload's table starts empty (values restart at 1, so old rows would mislead).
 
     via "psycopg": sql_txn.run_txn on a connection per thread, naming the workload;
     via "sql-client": the `sql` protocol's client (chaoskit.clients.sql.SqlClient),
     invoke("txn", None, mops), as a load user runs it."""
     import psycopg
 
-    setup = psycopg.connect(dsn)
+    setup = psycopg.connect(dsn, autocommit=True)
+    setup.execute(f"DROP TABLE IF EXISTS {TABLES[spec.workload]}")
     accounts = [f"a{i}" for i in range(spec.keys)] if spec.workload == "bank" else None
     ensure_schema(setup, spec.workload, accounts)
     setup.close()
