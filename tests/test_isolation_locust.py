@@ -39,7 +39,7 @@ def test_locust_drives_transactions_into_postgres(tmp_path: Path, pg_port: int) 
     views = {r: {f"{r}-1": {"sql": f"127.0.0.1:{pg_port}"}} for r in ("east", "west")}
     plan = LoadPlan(
         "chaoskit.testing.postgres:LocalPostgresAdapter",
-        {"isolation": "repeatable read"},
+        {"isolation": "repeatable-read"},
         views,
         {"east": 3, "west": 3},
         wl,
