@@ -239,3 +239,12 @@ def test_lost_appends_fail_the_rpo_bound(tmp_path):
     exp = {"name": "t", "load": {"workload": "list-append"}, "checks": {"lost_writes": {"max": 0}}}
     rep = evaluate(run, exp, write=False)
     assert not rep.passed and rep.scorecard.lost_count == 1, rep.failures
+
+
+def test_lost_writes_only_for_list_append(tmp_path, txndb):
+    text = EXP.replace("workload: list-append", "workload: rw-register").replace(
+        "isolation: serializable", "lost_writes: {max: 0}"
+    )
+    (e,) = _errors(tmp_path, text)
+    assert e.field == "checks.lost_writes" and "not for 'rw-register'" in e.message
+    assert _load(tmp_path, EXP.replace("isolation: serializable", "lost_writes: true"))
