@@ -114,3 +114,53 @@ def test_malformed_transaction_is_exit_2(tmp_path):
     r = CliRunner().invoke(check, [str(_write(tmp_path, rec)), "--model", "list-append"])
     assert r.exit_code == 2
     assert "h.jsonl:2: micro-operation 0 has f 'inc'; valid here: r, append" in r.output
+
+
+def test_lost_appends_from_the_command_line(tmp_path):
+    rec = [
+        {"process": 0, "type": "invoke", "f": "txn", "value": [["append", "x", 1]]},
+        {"process": 0, "type": "ok", "f": "txn", "value": [["append", "x", 1]]},
+        {"process": 1, "type": "invoke", "f": "txn", "value": [["r", "x", None]]},
+        {"process": 1, "type": "ok", "f": "txn", "value": [["r", "x", []]]},
+    ]
+    r = CliRunner().invoke(check, [str(_write(tmp_path, rec)), "--lost-writes"])
+    assert "lost appends: 1 acknowledged write(s) lost of 1" in r.output, r.output
+
+
+def _edn_txn(mops) -> str:
+    def v(x):
+        if x is None:
+            return "nil"
+        if isinstance(x, list):
+            return "[" + " ".join(v(y) for y in x) + "]"
+        return str(x) if isinstance(x, int) else f":{x}"
+
+    return "[" + " ".join(f"[:{f} {v(k)} {v(x)}]" for f, k, x in mops) + "]"
+
+
+def test_elle_histories_without_process_or_f(tmp_path):
+    # Elle's README demo: three completed transactions, no :process, :f or invocations;
+    # Elle reports G1c.
+    demo = [
+        [["append", "x", 1], ["r", "y", [1]]],
+        [["append", "x", 2], ["append", "y", 1]],
+        [["r", "x", [1, 2]]],
+    ]
+    p = tmp_path / "demo.edn"
+    p.write_text("[" + "\n ".join(f"{{:type :ok, :value {_edn_txn(t)}}}" for t in demo) + "]\n")
+    r = CliRunner().invoke(check, [str(p)])
+    assert r.exit_code == 1 and "list-append" in r.output and "G1c: " in r.output, r.output
+    assert "3 transaction(s) without an invocation" in r.output
+    # Elle's histories/paper-example.edn (facts as in test_isolation_known.PAPER): invoke
+    # and ok maps without :process or :f; Elle reports G-single
+    from test_isolation_known import PAPER
+
+    lines = []
+    for t in PAPER:
+        invoked = [[f, k, None] if f == "r" else [f, k, x] for f, k, x in t]
+        lines.append(f"{{:type :invoke, :value {_edn_txn(invoked)}}}")
+        lines.append(f"{{:type :ok, :value {_edn_txn(t)}}}")
+    p = tmp_path / "paper.edn"
+    p.write_text("\n".join(lines) + "\n")
+    r = CliRunner().invoke(check, [str(p), "--consistency", "snapshot-isolation"])
+    assert r.exit_code == 1 and "G-single x1" in r.output, r.output

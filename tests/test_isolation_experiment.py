@@ -211,3 +211,40 @@ def test_clean_run_passes(tmp_path):
     }
     rep = evaluate(_run_dir(tmp_path, None), exp, write=False)
     assert rep.passed, rep.failures
+
+
+def test_lost_appends_fail_the_rpo_bound(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    recs = []
+    for p, typ, mops in [
+        (0, "invoke", [["append", "x", 1]]),
+        (0, "ok", [["append", "x", 1]]),
+        (1, "invoke", [["r", "x", None]]),
+        (1, "ok", [["r", "x", []]]),
+    ]:
+        recs.append(
+            {
+                "index": len(recs),
+                "process": p,
+                "type": typ,
+                "f": "txn",
+                "value": mops,
+                "time": len(recs) * 1_000_000,
+                "region": "beijing",
+            }
+        )
+    (run / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    (run / "events.jsonl").write_text("")
+    exp = {"name": "t", "load": {"workload": "list-append"}, "checks": {"lost_writes": {"max": 0}}}
+    rep = evaluate(run, exp, write=False)
+    assert not rep.passed and rep.scorecard.lost_count == 1, rep.failures
+
+
+def test_lost_writes_only_for_list_append(tmp_path, txndb):
+    text = EXP.replace("workload: list-append", "workload: rw-register").replace(
+        "isolation: serializable", "lost_writes: {max: 0}"
+    )
+    (e,) = _errors(tmp_path, text)
+    assert e.field == "checks.lost_writes" and "not for 'rw-register'" in e.message
+    assert _load(tmp_path, EXP.replace("isolation: serializable", "lost_writes: true"))

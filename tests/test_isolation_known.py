@@ -330,3 +330,19 @@ def test_bank_total_and_negative():
     assert "summing to 15, not the total 20" in r.anomalies[0].explanation + " ".join(
         a.explanation for a in r.anomalies
     )
+
+
+def test_lost_appends_counted_like_lost_writes():
+    from chaoskit.checker.lost_writes import analyse_lost_writes
+
+    # T1's append of 2 was acknowledged before the final read began, which lacks it;
+    # T2's append of 3 ended info and shows up (recovered); 9 was never appended.
+    h = txn_history(["ax1", "ax2", (5, "info", "ax3"), "rx139"])
+    res = analyse_lost_writes(h, "list-append")
+    assert [(w.key, w.value) for w in res.lost] == [("x", 2)]
+    assert "missing from the final read of 'x'" in res.lost[0].reason
+    assert [r.value for r in res.recovered] == [3]
+    assert [u.value for u in res.unexpected] == [9]
+    assert res.acknowledged == 2
+    ok = analyse_lost_writes(txn_history(["ax1", "ax2", "rx12"]), "list-append")
+    assert not ok.lost and ok.acknowledged == 2

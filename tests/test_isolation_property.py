@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from chaoskit.checker.isolation import check_isolation
 from chaoskit.checker.isolation.consistency import CONSISTENCY
-from chaoskit.testing.txn_simulate import INJECTIONS, inject, simulate, to_history
+from chaoskit.testing.txn_simulate import (
+    INJECTIONS,
+    INJECTIONS_RW,
+    inject,
+    simulate,
+    to_history,
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -39,5 +45,20 @@ def test_injected_anomaly_is_found_exactly(seed, n, name):
     events = inject(simulate(seed, n, keys=3, concurrency=3), name, seed)
     result = check_isolation(to_history(events), "list-append", "serializable")
     _, expected = INJECTIONS[name]
+    assert {a.kind for a in result.anomalies + result.allowed} == expected
+    assert result.verdict == "invalid"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32),
+    n=st.integers(0, 60),
+    name=st.sampled_from(sorted(INJECTIONS_RW)),
+)
+def test_injected_register_anomaly_is_found_exactly(seed, n, name):
+    events = simulate(seed, n, "rw-register", keys=3, concurrency=3)
+    events = inject(events, name, seed, workload="rw-register")
+    result = check_isolation(to_history(events), "rw-register", "serializable")
+    _, expected = INJECTIONS_RW[name]
     assert {a.kind for a in result.anomalies + result.allowed} == expected
     assert result.verdict == "invalid"

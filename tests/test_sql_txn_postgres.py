@@ -106,14 +106,14 @@ def test_serialization_failure_is_fail(pg):
     _fresh(pg)
     a = psycopg.connect(pg)
     ensure_schema(a, "rw-register")
-    out = run_txn(a, "rw-register", [["w", "x", 1], ["r", "x", None]])
+    out = run_txn(a, [["w", "x", 1], ["r", "x", None]], "serializable", "rw-register")
     assert out.type == "ok" and out.value == [["w", "x", 1], ["r", "x", 1]]
     _RacedCursor.other_dsn = pg
     a.cursor_factory = _RacedCursor
-    out = run_txn(a, "rw-register", [["r", "x", None], ["w", "x", 2]], "repeatable-read")
+    out = run_txn(a, [["r", "x", None], ["w", "x", 2]], "repeatable-read", "rw-register")
     assert out.type == "fail" and "SerializationFailure" in out.error, out
     a.cursor_factory = psycopg.Cursor
-    out = run_txn(a, "rw-register", [["r", "x", None]], "serializable")
+    out = run_txn(a, [["r", "x", None]], "serializable", "rw-register")
     assert out.value == [["r", "x", 99]]  # the failed write left nothing
     a.close()
 
@@ -135,12 +135,54 @@ def test_connection_lost_in_commit_is_info_and_before_is_fail(pg):
         ensure_schema(c, "list-append")
     _DiesInCommit.killer_dsn = pg
     conn = _DiesInCommit.connect(pg)
-    out = run_txn(conn, "list-append", [["append", "x", 1]], "serializable")
+    out = run_txn(conn, [["append", "x", 1]], "serializable", "list-append")
     assert out.type == "info", out  # COMMIT was in flight: it may have committed
     conn.close()
     conn = psycopg.connect(pg)
     with psycopg.connect(pg, autocommit=True) as k:
         k.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
-    out = run_txn(conn, "list-append", [["append", "x", 2]], "serializable")
+    out = run_txn(conn, [["append", "x", 2]], "serializable", "list-append")
     assert out.type == "fail", out
     conn.close()
+
+
+def test_sql_client_runs_transactions(pg):
+    """The `sql` protocol's client (a load user's client) with f="txn": the tables say
+    which workload a micro-operation belongs to, and single statements still autocommit."""
+    from chaoskit.clients.sql import SqlClient
+
+    _fresh(pg)
+    port = int(pg.split("port=")[1].split()[0])
+    c = SqlClient({"isolation": "serializable"}, "127.0.0.1", port, timeout_s=10.0)
+    try:
+        out = c.invoke("txn", None, [["append", "la", 1], ["r", "la", None], ["w", "rw", 7]])
+        assert out.type == "ok", out
+        assert out.value == [["append", "la", 1], ["r", "la", [1]], ["w", "rw", 7]]
+        out = c.invoke("txn", None, [["r", "la", None], ["r", "rw", None], ["r", "none", None]])
+        assert out.value == [["r", "la", [1]], ["r", "rw", 7], ["r", "none", None]]
+        assert c.invoke("write", "reg", 5).type == "ok"  # autocommit restored
+        with psycopg.connect(pg) as other:
+            row = other.execute("SELECT value FROM chaoskit_register WHERE key = 'reg'").fetchone()
+        assert row == (5,)
+    finally:
+        c.close()
+
+
+def test_sql_client_repeatable_read_shows_write_skew(pg):
+    _fresh(pg)
+    h = drive(pg, SPEC, "repeatable-read", threads=6, seconds=2.5, via="sql-client")
+    r = check_isolation(h, "list-append", "serializable")
+    assert "G2-item" in r.kinds, r.summary()
+    assert check_isolation(h, "list-append", "snapshot-isolation").verdict == "valid"
+
+
+def test_rw_register_serializable_clean_read_committed_loses_updates(pg):
+    spec = TxnSpec("rw-register", keys=3, min_len=2, max_len=4, max_writes_per_key=10_000)
+    h = drive(pg, spec, "serializable", threads=6, seconds=2.0)
+    r = check_isolation(h, "rw-register", "strict-serializable")
+    assert r.verdict == "valid" and not r.allowed, r.summary()
+    h = drive(pg, spec, "read-committed", threads=6, seconds=2.0)
+    r = check_isolation(h, "rw-register", "snapshot-isolation")
+    assert {"lost-update", "G-single"} & set(r.kinds), r.summary()
+    rc = check_isolation(h, "rw-register", "read-committed")
+    assert rc.verdict == "valid", [a.explanation for a in rc.anomalies]

@@ -1,6 +1,6 @@
 """`chaoskit check FILE...`: one verdict line per history file, then a total.
 
-Exit status: 0 all linearizable, 1 any not linearizable, 3 any unknown (and none
+Exit status: 0 all linearizable (or valid), 1 any not linearizable (or invalid), 3 any unknown (and none
 not linearizable), 2 bad usage or a bad file. A history in which no operation
 completed ok is "unknown" (nothing was checked), not a pass; --allow-empty lets a
 file with no operations at all pass. A transactional history (f "txn") is checked
@@ -139,7 +139,7 @@ def _expand(paths: tuple[str, ...]) -> list[Path]:
     "--lost-writes",
     "lost",
     is_flag=True,
-    help="Also report lost acknowledged writes (set and register histories).",
+    help="Also report lost acknowledged writes (set, register and list-append histories).",
 )
 @click.option(
     "--export-edn",
@@ -177,7 +177,8 @@ def check(
     edn_independent: bool,
     allow_empty: bool,
 ) -> None:
-    """Check history FILES (or directories of them) for linearizability.
+    """Check history FILES (or directories of them) for linearizability, or a
+    transactional history (f "txn") for isolation anomalies under --consistency.
 
     A run's directory (results/<experiment>/<timestamp>, or results/<experiment>
     for its latest run) means its history.jsonl. Exit status: 0 all linearizable,
@@ -189,6 +190,7 @@ def check(
     Examples:
       chaoskit check results/smoke
       chaoskit check history.jsonl --model cas-register --html out.html
+      chaoskit check txns.edn --model list-append --consistency snapshot-isolation
     """
     from chaoskit.checker.formats import read_any, write_jepsen_edn
     from chaoskit.checker.linearizability import check_linearizable
@@ -219,7 +221,7 @@ def check(
         try:
             history = read_any(path, fmt)
             if _check_txn(
-                history, model, consistency, path, html_out, html_dir, as_json, docs, counts
+                history, model, consistency, path, html_out, html_dir, as_json, docs, counts, lost
             ):
                 if export_edn:
                     write_jepsen_edn(history, export_edn)
@@ -319,7 +321,7 @@ def _lost_writes(history: Any, model: str) -> Any:
 
     if model == "set":
         return analyse_lost_writes(history, "set")
-    if model in ("register", "cas-register"):
+    if model in ("register", "cas-register", "list-append"):
         return analyse_lost_writes(history, model)
     return None
 
@@ -334,6 +336,7 @@ def _check_txn(
     as_json: bool,
     docs: list[dict[str, Any]],
     counts: dict[str, int],
+    lost: bool = False,
 ) -> bool:
     """Check a transactional history for isolation anomalies; False when `history`
     is not transactional (the linearizability path takes it)."""
@@ -346,10 +349,17 @@ def _check_txn(
     result = check_isolation(history, workload, consistency)
     counts[result.verdict] += 1
     docs.append({"path": str(path), **result.to_dict()})
+    lw = _lost_writes(history, workload) if lost and workload == "list-append" else None
+    if lw is not None:
+        docs[-1]["lost_writes"] = lw.to_dict()
     if html_out:
         target = html_dir / (path.stem + ".html") if html_dir else Path(html_out)
         render_html(result, target, title=str(path))
     if not as_json:
         for line in text_lines(result, str(path)):
             click.echo(line)
+        for note in history.notes:
+            click.echo(f"  note: {note}")
+        if lw is not None:
+            click.echo("  lost appends: " + lw.summary())
     return True

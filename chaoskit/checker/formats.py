@@ -248,6 +248,8 @@ def parse_edn_history(
     """
     records: list[Record] = []
     nil_reads = 0
+    txn_open: dict[Any, bool] = {}  # process -> has an open txn invocation
+    made_invokes = 0
     for line, m in _edn_maps(text, path):
         proc = m.get("process")
         if proc == "nemesis" or isinstance(proc, str) and not proc.isdigit():
@@ -256,10 +258,18 @@ def parse_edn_history(
         if typ not in _TYPES:
             raise HistoryError(line, f":type is {typ!r}; valid: :invoke :ok :fail :info", path)
         f = m.get("f")
+        if f is None and _txn_value(m.get("value")):
+            f = "txn"  # Elle's own histories often leave :f (and :process) out
         if not isinstance(f, str):
             raise HistoryError(line, f":f is {f!r}; expected a keyword such as :read", path)
-        if proc is None:
+        if proc is None and f != "txn":
             raise HistoryError(line, "missing :process", path)
+        if f == "txn":
+            if typ != "invoke" and not txn_open.get(proc):
+                # a completed transaction listed alone (Elle's tests): invoked just before
+                records.append(_invocation_of(m, proc, line, len(records)))
+                made_invokes += 1
+            txn_open[proc] = typ == "invoke"
         value = freeze(m.get("value"))
         key = freeze(m.get("key"))
         if independent:
@@ -288,11 +298,36 @@ def parse_edn_history(
                 error=m.get("error") if isinstance(m.get("error"), str) else None,
             )
         )
+    if made_invokes and notes is not None:
+        notes.append(
+            f"{made_invokes} transaction(s) without an invocation: taken as invoked just before"
+        )
     if nil_reads and notes is not None:
         notes.append(
             f"{nil_reads} ok read(s) of nil taken as reads of an unknown value (Knossos semantics)"
         )
     return records
+
+
+def _txn_value(v: Any) -> bool:
+    """A list of [f k v] micro-operations (Elle's transactions)."""
+    return isinstance(v, tuple) and all(
+        isinstance(x, tuple) and len(x) == 3 and x[0] in ("r", "append", "w") for x in v
+    )
+
+
+def _invocation_of(m: dict[str, Any], proc: Any, line: int, index: int) -> Record:
+    mops = freeze(m.get("value"))
+    return Record(
+        index=index,
+        process=proc,
+        type="invoke",
+        f="txn",
+        key=None,
+        value=tuple((f, k, None if f == "r" else v) for f, k, v in mops),
+        time=None,
+        line=line,
+    )
 
 
 # ----------------------------------------------------------- Jepsen log lines

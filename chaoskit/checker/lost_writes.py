@@ -22,6 +22,7 @@ unexpected: a final value nobody wrote. Keys without a final read are listed in
 
 kv (get/put, unique put values) follows the register rule with put as write and
 get as read; appends are not judged (an append's effect is not one value).
+list-append transactions: chaoskit/checker/isolation/lost.py.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 
 from chaoskit.checker.history import History, Op
 
-WORKLOADS = ("set", "register", "cas-register", "kv")
+WORKLOADS = ("set", "register", "cas-register", "kv", "list-append")
 
 
 @dataclass
@@ -148,6 +149,10 @@ def analyse_lost_writes(history: History, workload: str) -> LostWritesResult:
         return _analyse_set(history)
     if workload in ("register", "cas-register", "kv"):
         return _analyse_register(history, workload)
+    if workload == "list-append":  # transactions: appends acknowledged, then gone
+        from chaoskit.checker.isolation.lost import analyse_lost_appends
+
+        return analyse_lost_appends(history)
     raise ValueError(f"unknown workload {workload!r}; valid: {', '.join(WORKLOADS)}")
 
 

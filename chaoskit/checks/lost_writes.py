@@ -36,6 +36,13 @@ def parse(v: Context, path: PathT, raw: Any, load: LoadSpec) -> LostWritesCheck 
             path,
             f"expected {{max: 0, max_age: 5s, min: 1, max_window: 5s}} or true; got {v.show(raw)}",
         )
+    if check and load.workload in ("rw-register", "bank"):
+        v.err(
+            path,
+            f"lost writes are judged for list-append transactions (each append is one "
+            f"value), not for {load.workload!r}",
+        )
+        return None
     if check and not load.final_reads:
         v.warn(path, "lost writes are found by the final reads, but load.final_reads is false")
     return check

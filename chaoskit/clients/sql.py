@@ -30,9 +30,9 @@ statement cancelled while waiting for a synchronous standby still commits locall
 
 Options: dbname (default postgres), user (default postgres), password; for txn:
 isolation (serializable | repeatable-read | read-committed; default serializable),
-txn_workload (list-append | rw-register | bank; default list-append when a
-transaction appends, else rw-register), accounts and balance (bank: the accounts
-created with that opening balance).
+txn_workload (list-append | rw-register | bank; default none: each micro-operation
+goes to the table that holds its key, see chaoskit/clients/sql_txn.py), accounts and
+balance (bank: the accounts created with that opening balance).
 """
 
 from __future__ import annotations
@@ -229,17 +229,17 @@ class SqlClient(Client):
     def _txn(self, conn: psycopg.Connection, ops: Any) -> Outcome:
         from chaoskit.clients import sql_txn
 
-        workload = self.options.get("txn_workload") or (
-            "list-append" if any(op[0] == "append" for op in ops) else "rw-register"
-        )
-        if workload not in self._txn_schema:
-            sql_txn.ensure_schema(
-                conn, workload, self.options.get("accounts"), int(self.options.get("balance", 10))
-            )
-            self._txn_schema.add(workload)
+        # None: sql_txn sends each micro-operation to the table that holds its key (a
+        # read-only list-append transaction looks like a register one)
+        workload = self.options.get("txn_workload")
+        accounts = self.options.get("accounts")
+        setup = workload or ("bank" if accounts else None)
+        if setup is not None and setup not in self._txn_schema:
+            sql_txn.ensure_schema(conn, setup, accounts, int(self.options.get("balance", 10)))
+            self._txn_schema.add(setup)
         try:
             return sql_txn.run_txn(
-                conn, workload, ops, self.options.get("isolation", "serializable")
+                conn, ops, self.options.get("isolation", "serializable"), workload
             )
         finally:
             if not conn.closed:

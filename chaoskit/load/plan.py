@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from chaoskit.atomic import atomic_write_text
+from chaoskit.checker.isolation import TXN_MODELS
 from chaoskit.topology.model import Endpoint
 
-WORKLOADS = ("register", "cas-register", "set", "list-append", "rw-register", "bank")
+WORKLOADS = ("register", "cas-register", "set", *TXN_MODELS)
 
 
 class PlanError(ValueError):

@@ -1,6 +1,8 @@
 """A throwaway local PostgreSQL server: initdb into a temporary directory, postgres on
 a free loopback port as the `postgres` user (PostgreSQL refuses to run as root),
-removed with its files on exit, also after an exception or Ctrl-C.
+removed with its files on exit, also after an exception or Ctrl-C. With
+LocalPostgresAdapter the load runner's Locust users reach it through the `sql`
+client (views name its port `sql`).
 
     with local_postgres() as dsn:
         conn = psycopg.connect(dsn)
@@ -20,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from chaoskit.procgroup import killpg_quiet
+from chaoskit.systems.base import Client, NodeSpec, SystemAdapter, SystemContext
+from chaoskit.topology.model import Endpoint
 
 BINDIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin")
 
@@ -133,3 +137,24 @@ def _stop(proc: subprocess.Popen, pidfile: Path) -> None:
         time.sleep(0.1)
     killpg_quiet(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
+
+
+class LocalPostgresAdapter(SystemAdapter):
+    """An already running server (local_postgres) as a system for the load runner:
+    each region's client is the `sql` protocol's client on the view's `sql` port,
+    with the plan's system options as its options (e.g. isolation)."""
+
+    kind = "local-postgres"
+    workloads = ("register", "set", "list-append", "rw-register", "bank")
+
+    def node_spec(self, node: str, ctx: SystemContext) -> NodeSpec:
+        raise NotImplementedError("local_postgres is started by tests directly")
+
+    def wait_ready(self, ctx: SystemContext, nodes: list[str], deadline_s: float) -> None:
+        pass
+
+    def client(self, view: dict[str, dict[str, Endpoint]], region: str, timeout_s: float) -> Client:
+        from chaoskit.clients.sql import SqlClient
+
+        ep = view[sorted(view)[0]]["sql"]
+        return SqlClient(dict(self.options or {}), ep.host, ep.port, timeout_s)

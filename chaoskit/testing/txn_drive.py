@@ -11,7 +11,7 @@ from itertools import count
 from typing import Any
 
 from chaoskit.checker.history import History, Record, freeze, make_history
-from chaoskit.clients.sql_txn import ensure_schema, run_txn
+from chaoskit.clients.sql_txn import TABLES, ensure_schema, run_txn
 from chaoskit.load.txn_workloads import TxnGenerator, TxnSpec
 
 
@@ -23,12 +23,19 @@ def drive(
     seconds: float = 3.0,
     seed: int = 0,
     max_txns: int | None = None,
+    via: str = "psycopg",
 ) -> History:
     """Run `threads` clients for `seconds` (or until `max_txns` transactions), then a
-    final read; a client whose connection broke reconnects as a new process."""
+    final read; a client whose connection broke reconnects as a new process. The
+    workload's table starts empty (values restart at 1, so old rows would mislead).
+
+    via "psycopg": sql_txn.run_txn on a connection per thread, naming the workload;
+    via "sql-client": the `sql` protocol's client (chaoskit.clients.sql.SqlClient),
+    invoke("txn", None, mops), as a load user runs it."""
     import psycopg
 
-    setup = psycopg.connect(dsn)
+    setup = psycopg.connect(dsn, autocommit=True)
+    setup.execute(f"DROP TABLE IF EXISTS {TABLES[spec.workload]}")
     accounts = [f"a{i}" for i in range(spec.keys)] if spec.workload == "bank" else None
     ensure_schema(setup, spec.workload, accounts)
     setup.close()
@@ -59,16 +66,29 @@ def drive(
 
     def one(conn: Any, process: int, mops: list[Any]) -> tuple[Any, int]:
         record(process, "invoke", mops)
-        out = run_txn(conn, spec.workload, mops, isolation)
+        if via == "sql-client":
+            out = conn.invoke("txn", None, mops)
+            record(process, out.type, out.value if out.type == "ok" else mops, out.error)
+            return conn, next(processes) if out.type == "info" else process
+        out = run_txn(conn, mops, isolation, spec.workload)
         record(process, out.type, out.value if out.type == "ok" else mops, out.error)
         if out.type == "info" or conn.broken:
             conn.close()
             return psycopg.connect(dsn), next(processes)
         return conn, process
 
+    def connect() -> Any:
+        if via == "sql-client":
+            from chaoskit.clients.sql import SqlClient
+
+            kv = dict(part.split("=", 1) for part in dsn.split())
+            options = {"isolation": isolation.replace("-", " ")}
+            return SqlClient(options, kv["host"], int(kv["port"]), timeout_s=10.0)
+        return psycopg.connect(dsn)
+
     def client(n: int) -> None:
         gen = TxnGenerator(spec, lambda: next(values), random.Random(f"{seed}:{n}"))
-        conn, process = psycopg.connect(dsn), next(processes)
+        conn, process = connect(), next(processes)
         try:
             while time.monotonic() < stop_at and (max_txns is None or next(started) < max_txns):
                 conn, process = one(conn, process, gen.next())

@@ -129,21 +129,39 @@ INJECTIONS: dict[str, tuple[list[Any], set[str]]] = {
 }
 
 
+# The same for rw-register (values unique per key; "_" reads nil). Its version order
+# is only partly observable, so G0 and G1c need reads the injection cannot rely on.
+INJECTIONS_RW: dict[str, tuple[list[Any], set[str]]] = {
+    "G1a": ([("p", "fail", "wp1"), "rp1"], {"G1a"}),
+    "G1b": (["wp1 wp2", "rp1"], {"G1b"}),
+    "G-single": (["wp1 wq1", "rp1 rq_"], {"G-single"}),
+    "G2-item": (["rp_ rq_ wp1", "rp_ rq_ wq1"], {"G2-item"}),
+    "internal": (["wp1 rp_"], {"internal"}),
+    "lost-update": (["wp1", "rp1 wp2", "rp1 wp3"], {"lost-update", "G2-item"}),
+    "garbage-read": (["rp9"], {"garbage-read"}),
+}
+
+
 def inject(
-    events: list[dict[str, Any]], name: str, seed: int, tag: str = "inj"
+    events: list[dict[str, Any]],
+    name: str,
+    seed: int,
+    tag: str = "inj",
+    workload: str = "list-append",
 ) -> list[dict[str, Any]]:
-    """`events` with the transactions of INJECTIONS[name] inserted serially at a random
-    point (between two events), on keys `<tag>p`/`<tag>q` and processes of their own."""
+    """`events` with the transactions of INJECTIONS[name] (INJECTIONS_RW for
+    rw-register) inserted serially at a random point (between two events), on keys
+    `<tag>p`/`<tag>q` and processes of their own."""
     from chaoskit.testing.txn_histories import parse_txn
 
     rng = random.Random(seed)
-    specs, _ = INJECTIONS[name]
+    specs, _ = (INJECTIONS if workload == "list-append" else INJECTIONS_RW)[name]
     extra: list[dict[str, Any]] = []
     for n, spec in enumerate(specs):
         typ, body = "ok", spec
         if isinstance(spec, tuple):
             _, typ, body = spec
-        mops = [[f, tag + k, v] for f, k, v in parse_txn(body)]
+        mops = [[f, tag + k, v] for f, k, v in parse_txn(body, workload)]
         invoked = [[f, k, None] if f == "r" else [f, k, v] for f, k, v in mops]
         proc = f"{tag}-{n}"
         extra.append({"process": proc, "type": "invoke", "value": invoked})

@@ -300,7 +300,8 @@ def _lost_updates(ok: list[Txn]) -> list[Anomaly]:
                 "lost-update",
                 [t.id for t in ts],
                 f"{names} all read {k!r} at the same version ({last}) and each appended to "
-                f"it: all committed, so each overwrote a state the others had read (lost update)",
+                "it, and all committed: each updated a version another had already updated "
+                "(lost update; first-committer-wins would have aborted all but one)",
             )
         )
     return out

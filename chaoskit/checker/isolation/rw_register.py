@@ -184,7 +184,8 @@ def _lost_updates(ok: list[Txn], ext_reads: dict[int, dict]) -> list[Anomaly]:
             "lost-update",
             [t.id for t in ts],
             f"{', '.join(t.name for t in ts)} all read {k!r} = {_v(v)} and each wrote {k!r}: "
-            "all committed, so each overwrote a state the others had read (lost update)",
+            "all committed: each overwrote a version another had already overwritten "
+            "(lost update; first-committer-wins would have aborted all but one)",
         )
         for (k, v), ts in groups.items()
         if len(ts) > 1

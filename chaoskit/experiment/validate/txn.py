@@ -13,13 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaoskit.checker.isolation import TXN_MODELS
 from chaoskit.experiment.source import PathT
 from chaoskit.experiment.spec import LoadSpec
 from chaoskit.experiment.validate.context import Context, show
-from chaoskit.load.txn_workloads import KEY_DISTRIBUTIONS
+from chaoskit.load.txn_workloads import KEY_DISTRIBUTIONS, TXN_WORKLOADS
 
-TXN_WORKLOADS = tuple(TXN_MODELS)
 TXN_FIELDS = ("length", "key_dist", "max_writes_per_key", "max_transfer")
 
 
