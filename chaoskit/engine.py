@@ -112,11 +112,13 @@ def make_backend(
     """The backend by name (chaoskit.backends registry; both take run_dir + run_id).
     `engines` (region -> EngineRef): docker regions spread over several engines.
     `faketime_root`: where the local backend looks for libfaketime (default /usr/lib)."""
+    links = getattr(experiment, "links", None)
     if engines:
         from chaoskit.backends.docker.engines import MultiEngineBackend
 
-        return MultiEngineBackend(run.path, run_id=run.run_id, engines=engines)
-    links = getattr(experiment, "links", None)
+        toxiproxy = links is not None and getattr(links, "server", "builtin") == "toxiproxy"
+        image = getattr(links, "image", None) if toxiproxy else None
+        return MultiEngineBackend(run.path, run_id=run.run_id, engines=engines, links_image=image)
     if name == "local" and links is not None and getattr(links, "server", "builtin") == "toxiproxy":
         if not getattr(links, "url", None):
             raise RuntimeError(

@@ -139,6 +139,21 @@ def test_links_cross_engines_with_latency_and_faults(engines, tmp_path):
         state = links.state()
         assert set(state) == {s.name for s in plan.links.values()}  # relays are not links
         assert state[to_eu.name]["cut"] is None
+        # clock skew, pause and kill act on the node's own engine
+        scratch = engines[0].client()
+        clock = NodeSpec(argv=["sleep", "600"], env={}, faketime=True)
+        be.start_node("eu-west-1", clock)
+        be.set_clock_offset("eu-west-1", 3_600_000.0)  # one hour ahead
+        code, out = be.exec("eu-west-1", ["python3", "-c", "import time; print(time.time())"])
+        assert code == 0 and float(out) - time.time() > 3500, out
+        on_scratch = scratch.containers.get(be._container("eu-west-1").id)
+        be.pause_node("eu-west-1")
+        on_scratch.reload()
+        assert on_scratch.status == "paused"
+        be.resume_node("eu-west-1")
+        be.kill_node("eu-west-1")
+        on_scratch.reload()
+        assert on_scratch.status == "exited" and not be.is_running("eu-west-1")
     finally:
         be.down()
     assert engine_leftovers(engines[0]) == [] and leftovers(be.run_id) == []

@@ -20,14 +20,12 @@ def export() -> None:
     """Write an experiment as another tool's input (Kubernetes + Chaos Mesh)."""
 
 
-def _pairs(text: str, what: str) -> dict[str, str]:
+def _pairs(text: str, what: str, option: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = item.partition("=")
         if not sep or not key or not value:
-            raise click.BadParameter(
-                f"{item!r}: expected {what}", param_hint=f"--{what.split('=')[0].lower()}"
-            )
+            raise click.BadParameter(f"{item!r}: expected {what}", param_hint=option)
         out[key] = value
     return out
 
@@ -93,12 +91,12 @@ def chaos_mesh(
     try:
         exp = load_experiment(experiment, list(overrides))
         port_map: dict[str, int] = {}
-        for name, number in _pairs(",".join(ports), "NAME=NUMBER").items():
+        for name, number in _pairs(",".join(ports), "NAME=NUMBER", "--port").items():
             if not number.isdigit() or not 1 <= int(number) <= 65535:
                 raise ExportError(f"--port {name}={number}: the number must be 1..65535")
             port_map[name] = int(number)
         opts = ChaosMeshOptions(
-            selector=_pairs(selector, "KEY=VALUE"),
+            selector=_pairs(selector, "KEY=VALUE", "--selector"),
             ports=port_map,
             namespace=namespace,
             image=image,

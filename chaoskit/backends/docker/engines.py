@@ -23,7 +23,7 @@ source region's network, which is this machine.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -212,30 +212,41 @@ class MultiEngineBackend(DockerBackend):
     # -- up -----------------------------------------------------------------------
 
     def _ensure_images(self) -> None:
-        """The node image on every engine: built on the default one, copied to the
-        others with save/load when they lack it."""
-        import docker.errors
-
+        """The node image (and a Toxiproxy links image) on every engine: built on the
+        default one, copied to the others that lack it."""
         if self.image is None:
             from chaoskit.backends.docker.image import ensure_image
 
             self.image = ensure_image(log=self._log).tag
         for ref in self.engine_refs().values():
-            client = self._engine_client(ref)
-            try:
-                client.images.get(self.image)
-                continue
-            except docker.errors.ImageNotFound:
-                pass
-            self._log(f"copying {self.image} to the engine at {ref.url}")
-            client.images.load(self.client.images.get(self.image).save(named=True))
+            for tag in filter(None, (self.image, self.links_image)):
+                self._copy_image(tag, self._engine_client(ref))
+
+    def _copy_image(self, tag: str, client: Any) -> None:
+        """`docker save TAG | docker load` from the default engine, when `client` lacks it."""
+        import docker.errors
+
+        if client is self.client:
+            return
+        try:
+            client.images.get(tag)
+            return
+        except docker.errors.ImageNotFound:
+            pass
+        self._log(f"copying {tag} to another Docker engine")
+        client.images.load(self.client.images.get(tag).save(named=True))
+
+    def start_node(self, node: str, spec: Any) -> None:
+        # A system's own image is built on the default engine: the node's engine needs it too.
+        self._copy_image(self._image_for(spec), self.client_for(self._node_region(node)))
+        super().start_node(node, spec)
 
     def up(self, topology: Topology, plan: AddressPlan) -> str:
         import atexit
 
         lay = self.layout
         self._down = False
-        atexit.register(self.down)
+        atexit.register(self._down_at_exit)
         self._ensure_images()
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         self._create_region_networks()
@@ -359,16 +370,7 @@ class MultiEngineBackend(DockerBackend):
                 continue
             _, host_port = ingress[(spec.dest_node, spec.port)]
             host = dst.host or self.layout.nets[spec.source_region].gateway
-            plan.links[k] = LinkSpec(
-                name=spec.name,
-                source_region=spec.source_region,
-                dest_node=spec.dest_node,
-                dest_region=spec.dest_region,
-                port=spec.port,
-                listen=spec.listen,
-                upstream=Endpoint(host, host_port),
-                latency=spec.latency,
-            )
+            plan.links[k] = replace(spec, upstream=Endpoint(host, host_port))
 
     def link_control(self, api_url: str) -> Any:
         """The links of every engine behind one handle (links route by source region)."""
@@ -402,10 +404,6 @@ class MultiEngineBackend(DockerBackend):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"\n".join(parts))
         return path
-
-    def engine_clients(self) -> list[Any]:
-        clients = [self._client] if self._client is not None else []
-        return clients + list(self._clients.values())
 
     def other_engine_clients(self) -> list[Any]:
         return list(self._clients.values())

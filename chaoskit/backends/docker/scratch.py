@@ -70,6 +70,7 @@ class ScratchEngine:
         self._bridge_made = False
         self._rules: list[list[str]] = []  # iptables rule specs this engine inserted
         self._rules_lock = threading.Lock()
+        self._following = threading.Event()
         self._chain = "DOCKER-USER" if _chain_exists("DOCKER-USER") else "FORWARD"
 
     def __enter__(self) -> ScratchEngine:
@@ -112,6 +113,8 @@ class ScratchEngine:
             log.close()
             self._wait_ready()
             threading.Thread(target=self._follow_networks, daemon=True).start()
+            if not self._following.wait(10):
+                raise RuntimeError(f"dockerd at {self.url} does not stream its events")
         except BaseException:
             self.stop()
             raise
@@ -138,9 +141,12 @@ class ScratchEngine:
         """Accept forwarding inside each bridge network this daemon creates."""
         with contextlib.suppress(Exception):
             client = self.client()
+            # Subscribed before listing: a network created in between is in the stream.
+            stream = client.events(decode=True, filters={"type": "network", "event": "create"})
+            self._following.set()
             for n in client.networks.list():
                 self._accept_inside(n.id)
-            for ev in client.events(decode=True, filters={"type": "network", "event": "create"}):
+            for ev in stream:
                 if self.proc is None:
                     return
                 self._accept_inside(ev["Actor"]["ID"])
