@@ -31,8 +31,10 @@ from urllib.parse import urlparse
 import yaml
 
 from chaoskit.backends.docker import plan as dplan
-from chaoskit.backends.docker.backend import DockerBackend, remove_run, start_links_container
+from chaoskit.backends.docker.backend import DockerBackend, start_links_container
 from chaoskit.backends.docker.labels import container_name, labels
+from chaoskit.backends.docker.teardown import teardown_run
+from chaoskit.backends.teardown import Teardown, TeardownReport
 from chaoskit.topology.model import AddressPlan, Endpoint, LinkSpec, Topology
 
 INGRESS_OFFSET = 10000  # relay port in a links container = node port + this
@@ -313,6 +315,7 @@ class MultiEngineBackend(DockerBackend):
                     labels=labels(self.run_id, "links"),
                     networks=networks,
                     publish=publish,
+                    environment=self.links_environment(),
                 )
             except docker.errors.APIError as e:
                 if "address already in use" not in str(e) or attempt == attempts - 1:
@@ -344,7 +347,7 @@ class MultiEngineBackend(DockerBackend):
                         upstream=Endpoint(lay.node_ip[n.name], port),
                         latency=Latency(0.0),
                     )
-            with LinkControl(url) as lc:
+            with LinkControl(url, token=self.links_token) as lc:
                 lc.wait_ready(10.0)
                 lc.build(AddressPlan(plan.ports, {}, relays, {}, {}))
 
@@ -383,7 +386,9 @@ class MultiEngineBackend(DockerBackend):
                 raise KeyError(name)
             return self.engine_of(source).key
 
-        return MultiLinkControl({k: LinkControl(u) for k, u in self._api_urls.items()}, route)
+        return MultiLinkControl(
+            {k: LinkControl(u, token=self.links_token) for k, u in self._api_urls.items()}, route
+        )
 
     @property
     def api_urls(self) -> dict[str, str]:
@@ -406,15 +411,23 @@ class MultiEngineBackend(DockerBackend):
         clients = [self._client] if self._client is not None else []
         return clients + list(self._clients.values())
 
-    def down(self) -> None:
+    def down(self) -> TeardownReport:
+        """The first engine's teardown (DockerBackend.down), then every other engine's,
+        each step within its deadline; one report for all."""
         with self._lock:
             if self._down:
-                return
-            super().down()
+                return self._report or TeardownReport(self.name, self.run_id)
+            report = super().down()
             for client in list(self._clients.values()):
-                with contextlib.suppress(Exception):
-                    remove_run(client, self.run_id)
+                td = Teardown(self.name, self.run_id, forced=self.hurry, on_force=self._hurry)
+                teardown_run(client, self.run_id, td, self.deadlines)
+                more = td.finish()
+                report.removed += more.removed
+                report.left += more.left
+                report.steps += more.steps
+                report.seconds += more.seconds
             self._links_by_engine.clear()
+            return report
 
 
 def _free_host_port() -> int:
