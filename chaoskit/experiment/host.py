@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from chaoskit.backends.faketime import find_libfaketime, missing_message
-from chaoskit.experiment.faults_schema import FAULTS
 from chaoskit.experiment.spec import Experiment, FaultSpec, ValidationError
+from chaoskit.faults.catalogue import FAULTS
 
 
 def clock_faults(experiment: Experiment) -> list[FaultSpec]:
