@@ -85,7 +85,9 @@ class Cluster:
 
         t = time.monotonic()
         # A backend over several link servers (MultiEngineBackend) gives its own handle.
-        self.links = getattr(self.backend, "link_control", LinkControl)(self.api_url)
+        make = getattr(self.backend, "link_control", None)
+        token = getattr(self.backend, "links_token", None)  # chaoskit.access
+        self.links = make(self.api_url) if make else LinkControl(self.api_url, token=token)
         self.links.wait_ready(self.links_timeout_s)
         self.links.build(self.plan)
         self.timings["links_build_s"] = time.monotonic() - t

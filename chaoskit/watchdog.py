@@ -13,6 +13,8 @@ import threading
 
 import requests
 
+from chaoskit.access import TOKEN_HEADER
+
 
 class LinkWatch:
     def __init__(
@@ -21,8 +23,10 @@ class LinkWatch:
         interval_s: float = 1.0,
         failures: int = 3,
         timeout_s: float = 2.0,
+        token: str | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        self.headers = {TOKEN_HEADER: token} if token else {}
         self.interval_s = interval_s
         self.failures = failures
         self.timeout_s = timeout_s
@@ -42,7 +46,9 @@ class LinkWatch:
         last = ""
         while not self._stop.wait(self.interval_s):
             try:
-                r = requests.get(f"{self.api_url}/version", timeout=self.timeout_s)
+                r = requests.get(
+                    f"{self.api_url}/version", headers=self.headers, timeout=self.timeout_s
+                )
                 ok = r.status_code < 500
                 last = f"HTTP {r.status_code}"
             except requests.RequestException as e:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from click.testing import CliRunner
 from conftest import need
 
@@ -82,11 +83,17 @@ def test_docker_compose_accepts_and_runs_it(need_docker, tmp_path):
         assert up.returncode == 0, up.stderr[-2000:]
         port = subprocess.run([*base, "port", "links", "8474"], capture_output=True, text=True)
         api = "http://" + port.stdout.strip()
+        # the link server listens beyond loopback in its container: the file's token
+        doc = yaml.safe_load(out.read_text())
+        token = doc["services"]["links"]["environment"]["CHAOSKIT_LINKS_TOKEN"]
+        assert requests.get(f"{api}/proxies", timeout=5).status_code == 401
         # links-init populated the proxies and their latency
         end = time.monotonic() + 60
         while True:
             try:
-                proxies = requests.get(f"{api}/proxies", timeout=2).json()
+                proxies = requests.get(
+                    f"{api}/proxies", headers={"X-Chaoskit-Token": token}, timeout=2
+                ).json()
                 if len(proxies) == 20 and all(p["toxics"] for p in proxies.values()):
                     break
             except requests.RequestException:

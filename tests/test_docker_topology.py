@@ -117,7 +117,7 @@ def test_cut_region_stops_both_ways_and_heal_restores(cluster):
     b, plan = cluster.backend, cluster.plan
     names = [s.name for s in plan.links_touching("r2")]
     p1, p2 = plan.node_bind["r1-1"]["http"].port, plan.node_bind["r2-1"]["http"].port
-    with LinkControl(b.api_url) as links:
+    with LinkControl(b.api_url, token=b.links_token) as links:
         links.cut(names)
         try:
             assert probe(b, "r1-1", "r2-1", p2, n=2, timeout=1.0) == [None, None]  # into r2

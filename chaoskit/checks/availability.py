@@ -1,4 +1,10 @@
-"""`checks.availability`: each region's success rate in a phase is at least `min`."""
+"""`checks.availability`: each region's success rate in a phase is at least `min`.
+
+With `slo: 500ms`, availability is measured from latency as well: an operation
+served slower than the SLO counts as not served (a 1 s freeze under a 1 s client
+timeout reads as no outage to the RTO, but as lost availability here). The message
+reports both rates; the bound applies to the within-SLO one.
+"""
 
 from __future__ import annotations
 
@@ -26,12 +32,13 @@ class AvailabilityCheck:
     region: str  # a region name or "all"
     phase: str  # before | during | after | all
     min: float  # minimum success rate, 0..1
+    slo_ms: float | None = None  # served slower than this = not served
 
 
 def parse(v: Context, path: PathT, raw: Any, load: LoadSpec) -> list[AvailabilityCheck]:
     out: list[AvailabilityCheck] = []
     for p, item in as_list(path, raw):
-        m = v.mapping(p, item, ("region", "phase", "min"), "availability")
+        m = v.mapping(p, item, ("region", "phase", "min", "slo"), "availability")
         if m is None:
             continue
         region = check_region(v, p, m)
@@ -40,8 +47,13 @@ def parse(v: Context, path: PathT, raw: Any, load: LoadSpec) -> list[Availabilit
             v.err(p, "availability needs min: the lowest acceptable success rate, 0..1 (e.g. 0.99)")
             continue
         mn = v.number((*p, "min"), m["min"], lo=0, hi=1)
-        if None not in (region, phase, mn):
-            out.append(AvailabilityCheck(region=region, phase=phase, min=float(mn)))
+        slo = v.duration((*p, "slo"), m["slo"], positive=True) if "slo" in m else 0.0
+        if None not in (region, phase, mn, slo):
+            out.append(
+                AvailabilityCheck(
+                    region=region, phase=phase, min=float(mn), slo_ms=slo * 1000.0 or None
+                )
+            )
     return out
 
 
@@ -61,9 +73,19 @@ def evaluate(check: AvailabilityCheck, ev: Evidence) -> list[CheckResult]:
             msg = f"{where}: no requests from {region} in this phase"
             out.append(CheckResult("availability", False, msg, region, phase.key, check.min, None))
             continue
-        rate = row.stats.success_rate or 0.0
+        success = row.stats.success_rate or 0.0
+        text = f"success rate {success:.3f} ({row.stats.ok}/{row.stats.requests})"
+        rate = success
+        if check.slo_ms is not None:
+            within = row.stats.slo_rate(check.slo_ms)
+            if within is None:
+                msg = f"{where}: the within-SLO rate for {check.slo_ms:g} ms was not computed"
+                out.append(CheckResult("availability", False, msg, region, phase.key, check.min))
+                continue
+            rate = within
+            text = f"within SLO {check.slo_ms:g} ms {within:.3f}, {text}"
         ok = rate >= check.min
-        msg = f"{where}: success rate {rate:.3f} ({row.stats.ok}/{row.stats.requests}) {'>=' if ok else '<'} min {check.min:g}"
+        msg = f"{where}: {text} {'>=' if ok else '<'} min {check.min:g}"
         out.append(CheckResult("availability", ok, msg, region, phase.key, check.min, rate))
     return out
 

@@ -1,4 +1,11 @@
-"""`checks.rto`: each region is served again within `max` after every fault."""
+"""`checks.rto`: each region is served again within `max` after every fault.
+
+Blind spot: "served" means an operation that succeeded, however slowly. A stall
+shorter than the client timeout (a 1 s freeze under a 1 s timeout) ends in late
+successes, so the RTO reads it as no outage at all. Availability measured from
+latency (`availability: {..., slo: 200ms}`, checks/availability.py) sees it: a
+success slower than the SLO counts as not served.
+"""
 
 from __future__ import annotations
 

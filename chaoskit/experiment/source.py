@@ -66,12 +66,31 @@ class _Convert:
         self.lines: dict[PathT, int] = {}
         self.key_lines: dict[PathT, int] = {}
         self.errors: list[ValidationError] = []
+        self._open: set[int] = set()  # collections being converted (a cycle of aliases)
+        self._count = 0  # values converted (alias expansion is bounded: no "billion laughs")
 
     def err(self, node: yaml.Node, path: PathT, msg: str) -> None:
         self.errors.append(ValidationError(self.file, node.start_mark.line + 1, dotted(path), msg))
 
     def node(self, node: yaml.Node, path: PathT) -> Any:
         self.lines[path] = node.start_mark.line + 1
+        self._count += 1
+        if self._count > MAX_VALUES:
+            if self._count == MAX_VALUES + 1:
+                self.err(node, path, f"more than {MAX_VALUES} values (aliases expanding?)")
+            return None
+        if id(node) in self._open:
+            self.err(node, path, "an alias that contains itself (a recursive value)")
+            return None
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            self._open.add(id(node))
+            try:
+                return self._collection(node, path)
+            finally:
+                self._open.discard(id(node))
+        return self.scalar(node, path)
+
+    def _collection(self, node: yaml.Node, path: PathT) -> Any:
         if isinstance(node, yaml.MappingNode):
             if node.tag != "tag:yaml.org,2002:map":
                 self.err(node, path, f"tag {node.tag!r} is not allowed (plain mappings only)")
@@ -99,7 +118,7 @@ class _Convert:
                 self.err(node, path, f"tag {node.tag!r} is not allowed (plain lists only)")
                 return None
             return [self.node(v, (*path, i)) for i, v in enumerate(node.value)]
-        return self.scalar(node, path)
+        return None
 
     def scalar(self, node: yaml.Node, path: PathT) -> Any:
         # An allow-list: `tag:yaml.org,2002:python/object:...` also starts with the
@@ -120,6 +139,8 @@ class _Convert:
             self.err(node, path, f"cannot read this value: {problem}")
             return None
 
+
+MAX_VALUES = 100_000  # far above any experiment; bounds what aliases can expand to
 
 _SCALAR_TAGS = frozenset(
     "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "timestamp")
@@ -146,7 +167,12 @@ def _yaml_error(file: str, e: yaml.YAMLError) -> ValidationError:
 
 
 def parse_text(text: str, file: str) -> tuple[Source | None, list[ValidationError]]:
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as e:  # a control character, checked before parsing
+        line = text.count("\n", 0, e.position) + 1
+        msg = f"invalid YAML: character {e.character:#x} is not allowed in a YAML file"
+        return None, [ValidationError(file, line, "", msg)]
     try:
         root = loader.get_single_node()
     except yaml.YAMLError as e:

@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from chaoskit import __version__
+from chaoskit.access import TOKEN_HEADER, presented_token, token_ok
 from chaoskit.links import metrics
 from chaoskit.links.batch import apply_batch
 from chaoskit.links.core import LinkCore, PopulateError
@@ -76,14 +77,33 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return _error(ApiError(f"internal error: {e}", 500))
 
 
+def token_middleware(token: str | None) -> Any:
+    """Every request must carry the server's token (chaoskit.access) when it has one."""
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not token_ok(token, presented_token(request.headers)):
+            return _error(ApiError(f"missing or wrong {TOKEN_HEADER}", 401))
+        return await handler(request)
+
+    return check
+
+
+# A plan with node links builds thousands of proxies in one batch (~200 bytes each):
+# bodies above aiohttp's 1 MiB default are allowed, up to this bound (413 above it).
+MAX_BODY_BYTES = 16 << 20
+
+
 class Api:
-    def __init__(self, core: LinkCore) -> None:
+    def __init__(self, core: LinkCore, token: str | None = None) -> None:
         self.core = core
+        self.token = token
 
     def app(self) -> web.Application:
-        # A plan with node links builds thousands of proxies in one batch: allow
-        # bodies well above aiohttp's 1 MiB default.
-        app = web.Application(middlewares=[errors_middleware], client_max_size=64 << 20)
+        app = web.Application(
+            middlewares=[errors_middleware, token_middleware(self.token)],
+            client_max_size=MAX_BODY_BYTES,
+        )
         r = app.router
         r.add_route("GET", "/proxies", self.proxy_index)
         r.add_route("POST", "/proxies", self.proxy_create)

@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from chaoskit.access import LINKS_TOKEN_ENV, token_for
+
 
 @click.group()
 def links() -> None:
@@ -35,14 +37,24 @@ def links() -> None:
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     help="How much the server logs (to stderr).",
 )
-def serve(host: str, port: int, port_file: str | None, log_level: str) -> None:
+@click.option(
+    "--token",
+    envvar=LINKS_TOKEN_ENV,
+    default=None,
+    help="Require this token on every request (X-Chaoskit-Token); generated and printed "
+    "when --host is not loopback.",
+)
+def serve(host: str, port: int, port_file: str | None, log_level: str, token: str | None) -> None:
     """Run the link server until SIGTERM/SIGINT."""
     from chaoskit.links.server import configure_logging
     from chaoskit.links.server import serve as run
 
     configure_logging(log_level)
+    token, line = token_for(host, token, "link API")
+    if line:
+        click.echo(line, err=True)
     try:
-        asyncio.run(run(host, port, port_file))
+        asyncio.run(run(host, port, port_file, token))
     except OSError as e:
         raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
 
@@ -55,12 +67,18 @@ def serve(host: str, port: int, port_file: str | None, log_level: str) -> None:
     help="Link server (or Toxiproxy) API URL.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def status(api: str, as_json: bool) -> None:
+@click.option(
+    "--token",
+    envvar=LINKS_TOKEN_ENV,
+    default=None,
+    help="The server's token (needed when it listens beyond loopback).",
+)
+def status(api: str, as_json: bool, token: str | None) -> None:
     """Show every link: enabled, cut, toxics."""
     from chaoskit.links.control import LinkControl, LinkError
 
     try:
-        state = LinkControl(api).state()
+        state = LinkControl(api, token=token).state()
     except LinkError as e:
         # A refused connection almost always means "nothing listens there": say how to fix it.
         hint = (

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -35,6 +36,7 @@ from urllib.parse import quote
 
 import requests
 
+from chaoskit.access import LINKS_TOKEN_ENV, TOKEN_HEADER
 from chaoskit.topology.model import AddressPlan, Latency
 
 log = logging.getLogger("chaoskit.links.control")
@@ -108,11 +110,22 @@ class LinkControl:
     False = plain Toxiproxy requests only (what a real Toxiproxy gets).
     """
 
-    def __init__(self, api_url: str, timeout_s: float = 5.0, use_batch: bool | None = None) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        timeout_s: float = 5.0,
+        use_batch: bool | None = None,
+        token: str | None = None,
+    ) -> None:
+        """`token`: sent on every request (a link server bound beyond loopback requires
+        it; chaoskit.access); default $CHAOSKIT_LINKS_TOKEN."""
         self.api_url = api_url.rstrip("/")
         self.timeout_s = timeout_s
         self._use_batch = use_batch
         self._http = requests.Session()
+        token = token or os.environ.get(LINKS_TOKEN_ENV)
+        if token:
+            self._http.headers[TOKEN_HEADER] = token
         self._lock = threading.RLock()  # one operation at a time per controller
 
     # -- plumbing ---------------------------------------------------------------------

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from chaoskit.access import token_required
 from chaoskit.atomic import atomic_write_text
 from chaoskit.links.api import Api
 from chaoskit.links.core import LinkCore
@@ -41,9 +42,11 @@ log = logging.getLogger("chaoskit.links")
 class AsyncLinkServer:
     """The server on the current event loop: `await start()`, `await stop()`."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> None:
+        token_required(host, token)  # anywhere but loopback: every request needs it
         self.host = host
         self.port = port
+        self.token = token
         self.core = LinkCore()
         self._runner: web.AppRunner | None = None
 
@@ -59,7 +62,7 @@ class AsyncLinkServer:
             sock.bind(addr)
             sock.setblocking(False)
             self.port = sock.getsockname()[1]
-            self._runner = web.AppRunner(Api(self.core).app(), access_log=None)
+            self._runner = web.AppRunner(Api(self.core, self.token).app(), access_log=None)
             await self._runner.setup()
             await web.SockSite(self._runner, sock).start()
         except BaseException:
@@ -83,9 +86,10 @@ class LinkServer:
     .host, .port, .url; .stop(timeout_s=10); usable as a context manager.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> None:
         self.host = host
         self.port = port
+        self.token = token
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: AsyncLinkServer | None = None
@@ -103,7 +107,7 @@ class LinkServer:
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._stopped = asyncio.Event()
-            self._server = AsyncLinkServer(self.host, self.port)
+            self._server = AsyncLinkServer(self.host, self.port, self.token)
             try:
                 self.port = await self._server.start()
             except BaseException as e:
@@ -153,9 +157,11 @@ def write_port_file(path: str | Path, port: int) -> None:
     atomic_write_text(path, f"{port}\n", durable=False)
 
 
-async def serve(host: str, port: int, port_file: str | None = None) -> None:
+async def serve(
+    host: str, port: int, port_file: str | None = None, token: str | None = None
+) -> None:
     """Serve until SIGTERM/SIGINT; then close every proxy and connection."""
-    server = AsyncLinkServer(host, port)
+    server = AsyncLinkServer(host, port, token)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

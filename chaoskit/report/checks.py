@@ -228,7 +228,8 @@ def evaluate(
             lin_check.timeout_s if lin_check else 60.0,
             lin_check is not None,
         )
-    sc = build_scorecard(run, lost, rto_settings=rto_settings)
+    slos = tuple(sorted({a.slo_ms for a in checks.availability or [] if a.slo_ms}))
+    sc = build_scorecard(run, lost, rto_settings=rto_settings, slos_ms=slos)
     acks = [w.ack_time_s for w in sc.lost_writes if w.ack_time_s is not None]
     windows = loss_windows(acks, run.events, sc.load_end_s)
     iso = isolation_doc(run_dir, checks.isolation, workload, objs, reuse_verdicts)

@@ -23,7 +23,7 @@ Definitions (docs/report.md repeats them for users):
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -71,6 +71,17 @@ class Stats:
     lost_writes: int = 0
     lost_oldest_age_s: float | None = None
     rejected: int = 0  # cas answered "compare did not match": served, no effect
+    # Availability from latency: {SLO in ms: operations served within it}, for each
+    # SLO an availability check names (`slo:`). A success slower than the SLO was not
+    # served as far as a user is concerned; the RTO cannot see such a stall when it is
+    # shorter than the client timeout (checks/rto.py).
+    within_slo: dict[str, int] = field(default_factory=dict)
+
+    def slo_rate(self, slo_ms: float) -> float | None:
+        """Share of the requests served within `slo_ms` (None: no requests, or this SLO
+        was not computed)."""
+        n = self.within_slo.get(slo_key(slo_ms))
+        return None if n is None or not self.requests else n / self.requests
 
 
 @dataclass
@@ -203,7 +214,11 @@ def percentile(sorted_values: list[float], p: float) -> float | None:
     return sorted_values[min(k, len(sorted_values)) - 1]
 
 
-def stats_of(ops: list[Op], duration_ns: int) -> Stats:
+def slo_key(slo_ms: float) -> str:
+    return f"{slo_ms:g}"
+
+
+def stats_of(ops: list[Op], duration_ns: int, slos_ms: tuple[float, ...] = ()) -> Stats:
     ok = sum(1 for o in ops if o.type == "ok")
     served = [o for o in ops if o.served]
     rejected = len(served) - ok
@@ -222,6 +237,7 @@ def stats_of(ops: list[Op], duration_ns: int) -> Stats:
         p99_ms=percentile(lat, 99),
         max_ms=lat[-1] if lat else None,
         rejected=rejected,
+        within_slo={slo_key(x): bisect_right(lat, x) for x in slos_ms},
     )
 
 
@@ -389,8 +405,10 @@ def build_scorecard(
     window_s: float = 1.0,
     threshold: float = 0.9,
     rto_settings: dict[str, tuple[float, float]] | None = None,
+    slos_ms: tuple[float, ...] = (),
 ) -> Scorecard:
-    """Compute every row and RTO. `rto_settings`: region -> (window_s, threshold) overrides."""
+    """Compute every row and RTO. `rto_settings`: region -> (window_s, threshold) overrides.
+    `slos_ms`: latency SLOs whose within-SLO counts each row carries (Stats.within_slo)."""
     phases = build_phases(run)
     load_ops = run.load_ops
     lost_writes = attribute_lost_writes(run, lost or [])
@@ -402,7 +420,7 @@ def build_scorecard(
         mine = load_ops if region == ALL_REGIONS else [o for o in load_ops if o.region == region]
         for p in phases:
             in_p = [o for o in mine if p.contains(o.invoke_ns)] if p.key != "all" else mine
-            st = stats_of(in_p, p.duration_ns)
+            st = stats_of(in_p, p.duration_ns, slos_ms)
             lw = []
             for w in lost_writes:
                 if region != ALL_REGIONS and w.region != region:

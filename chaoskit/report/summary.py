@@ -48,17 +48,21 @@ def render_summary(report: CheckReport) -> str:
     if lin and not any(r.check == "linearizable" for r in report.results):
         lines.append(f"- (info) linearizability: {lin.get('verdict')}")
     lines += ["", "## Scorecard", ""]
+    # availability from latency too: one column per SLO an availability check names
+    slos = list(sc.rows[0].stats.within_slo) if sc.rows else []
+    slo_head = "".join(f" within {k} ms |" for k in slos)
     lines.append(
-        "| region | phase | requests | rejected | success | served/s | p50 ms | p95 ms | p99 ms | lost writes |"
+        f"| region | phase | requests | rejected | success |{slo_head} served/s | p50 ms | p95 ms | p99 ms | lost writes |"
     )
-    lines.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    lines.append("|---|---|--:|--:|--:|" + "--:|" * len(slos) + "--:|--:|--:|--:|--:|")
     for row in sc.rows:
         s = row.stats
         lost = str(s.lost_writes) + (
             f" (oldest {s.lost_oldest_age_s:.2f} s)" if s.lost_oldest_age_s else ""
         )
+        within = "".join(f" {fmt_rate(s.slo_rate(float(k)))} |" for k in slos)
         lines.append(
-            f"| {region_name(row.region)} | {row.label} | {s.requests} | {s.rejected} | {fmt_rate(s.success_rate)} | "
+            f"| {region_name(row.region)} | {row.label} | {s.requests} | {s.rejected} | {fmt_rate(s.success_rate)} |{within} "
             f"{s.throughput:.1f} | {fmt_ms(s.p50_ms)} | {fmt_ms(s.p95_ms)} | {fmt_ms(s.p99_ms)} | {lost} |"
         )
     if sc.rto:

@@ -25,6 +25,7 @@ from typing import Any
 
 import requests
 
+from chaoskit.access import LINKS_TOKEN_ENV, TOKEN_HEADER, new_token
 from chaoskit.backends.base import Backend, NodeSpec
 from chaoskit.backends.clockrate import REAL_TIME, drift_spec
 from chaoskit.backends.diskfault import diskfault_env, shim_path
@@ -92,6 +93,9 @@ class DockerBackend(Backend):
         else:
             self.logs_dir = self.workdir / "logs"
         self.hurry = False  # set by the engine on a second Ctrl-C: no grace periods
+        # The built-in link server listens on every interface of its container: every
+        # request needs this token (chaoskit.access). A real Toxiproxy has none.
+        self.links_token: str | None = None if links_image else new_token()
         self._client: Any = None
         self._topology: Topology | None = None
         self._layout: dplan.DockerLayout | None = None
@@ -172,6 +176,7 @@ class DockerBackend(Backend):
                 (network_name(self.short, r), lay.nets[r].links_ip, aliases[r]) for r in regions
             ],
             publish={dplan.LINKS_API_PORT: ("127.0.0.1", None)},
+            environment=self.links_environment(),
         )
         self._links.reload()
         binding = self._links.attrs["NetworkSettings"]["Ports"][f"{dplan.LINKS_API_PORT}/tcp"][0]
@@ -217,12 +222,17 @@ class DockerBackend(Backend):
             str(dplan.LINKS_API_PORT),
         ]
 
+    def links_environment(self) -> dict[str, str]:
+        """The links container's environment: the token its API requires."""
+        return {LINKS_TOKEN_ENV: self.links_token} if self.links_token else {}
+
     def _wait_links_api(self, deadline_s: float = 30.0) -> None:
         end = time.monotonic() + deadline_s
         last: Exception | None = None
         while time.monotonic() < end:
             try:
-                if requests.get(f"{self._api_url}/version", timeout=2).ok:
+                headers = {TOKEN_HEADER: self.links_token} if self.links_token else {}
+                if requests.get(f"{self._api_url}/version", headers=headers, timeout=2).ok:
                     return
             except requests.RequestException as e:
                 last = e
@@ -515,6 +525,7 @@ def start_links_container(
     labels: dict[str, str],
     networks: list[tuple[str, str, list[str]]],
     publish: dict[int, tuple[str, int | None]],
+    environment: dict[str, str] | None = None,
 ) -> Any:
     """Create and start a links container on `networks` ([(network, IP, aliases)]),
     publishing each container port of `publish` at (host address, host port; None =
@@ -534,6 +545,7 @@ def start_links_container(
         command=command,
         name=name,
         hostname="links",
+        environment=environment or None,
         labels=labels,
         host_config=host_config,
         networking_config=netcfg,

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from chaoskit.access import LINKS_TOKEN_ENV, new_token
 from chaoskit.backends.docker import plan as dplan
 from chaoskit.backends.docker.labels import labels, safe
 from chaoskit.topology.model import AddressPlan, LinkSpec, Topology
@@ -95,6 +96,7 @@ def compose_document(
         for r, net in lay.nets.items()
     }
     api = dplan.LINKS_API_PORT
+    token = new_token()
     services["links"] = {
         "image": links_image or image,
         "command": (
@@ -112,6 +114,9 @@ def compose_document(
         ),
         "hostname": "links",
         "init": True,
+        # Bound beyond loopback (in its container): every request needs the token
+        # (chaoskit.access); links-init gets it too. `chaoskit links status --token`.
+        **({} if links_image else {"environment": {LINKS_TOKEN_ENV: token}}),
         "labels": _labels(run, "links"),
         "networks": links_networks,
         "ports": [f"127.0.0.1::{api}"],
@@ -129,6 +134,7 @@ def compose_document(
             "/links.json",
         ],
         "init": True,
+        **({} if links_image else {"environment": {LINKS_TOKEN_ENV: token}}),
         "depends_on": ["links"],
         "labels": _labels(run, "links-init"),
         "networks": [first],
@@ -198,6 +204,12 @@ def write_compose(
         f"# Image: build it first with `chaoskit image build` ({image}).\n"
         f"# Start: docker-compose -f {path.name} up -d   (links-init applies the latencies)\n"
     )
+    token = (doc["services"]["links"].get("environment") or {}).get(LINKS_TOKEN_ENV)
+    if token:
+        header += (
+            f"# Link API (docker-compose port links {dplan.LINKS_API_PORT}): every request "
+            f"needs its token: {LINKS_TOKEN_ENV}={token} chaoskit links status --api URL\n"
+        )
     _atomic(links_path, json.dumps(links, indent=2) + "\n")
     _atomic(path, header + yaml.safe_dump(doc, sort_keys=False))
     return path, links_path

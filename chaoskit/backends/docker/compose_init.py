@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import urllib.error
 import urllib.request
 from typing import Any
 
+from chaoskit.access import LINKS_TOKEN_ENV, TOKEN_HEADER
+
 
 def _req(api: str, method: str, path: str, body: Any = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        api + path, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    token = os.environ.get(LINKS_TOKEN_ENV)
+    if token:  # the link server listens beyond loopback: chaoskit.access
+        headers[TOKEN_HEADER] = token
+    req = urllib.request.Request(api + path, data=data, method=method, headers=headers)
     with urllib.request.urlopen(req, timeout=10) as r:
         raw = r.read()
     return json.loads(raw) if raw else None

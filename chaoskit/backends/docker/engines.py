@@ -325,6 +325,7 @@ class MultiEngineBackend(DockerBackend):
                     labels=labels(self.run_id, "links"),
                     networks=networks,
                     publish=publish,
+                    environment=self.links_environment(),
                 )
             except docker.errors.APIError as e:
                 if "address already in use" not in str(e) or attempt == attempts - 1:
@@ -356,7 +357,7 @@ class MultiEngineBackend(DockerBackend):
                         upstream=Endpoint(lay.node_ip[n.name], port),
                         latency=Latency(0.0),
                     )
-            with LinkControl(url) as lc:
+            with LinkControl(url, token=self.links_token) as lc:
                 lc.wait_ready(10.0)
                 lc.build(AddressPlan(plan.ports, {}, relays, {}, {}))
 
@@ -386,7 +387,9 @@ class MultiEngineBackend(DockerBackend):
                 raise KeyError(name)
             return self.engine_of(source).key
 
-        return MultiLinkControl({k: LinkControl(u) for k, u in self._api_urls.items()}, route)
+        return MultiLinkControl(
+            {k: LinkControl(u, token=self.links_token) for k, u in self._api_urls.items()}, route
+        )
 
     @property
     def api_urls(self) -> dict[str, str]:
