@@ -157,17 +157,18 @@ def write_generated(path: Path, n_ops: int, keys: int) -> int:
     return len(events)
 
 
+SCALES_SMOKE = [(1_000, 10), (10_000, 100)]
 SCALES_QUICK = [(10_000, 10), (100_000, 100)]
 SCALES_FULL = [(10_000, 10), (100_000, 100), (1_000_000, 1_000), (100_000, 10)]
 
 
-def scaling(full: bool, jobs: int | None = None) -> list[Row]:
+def scaling(full: bool, jobs: int | None = None, smoke: bool = False) -> list[Row]:
     """Whole-command time and memory per history size; each row's baseline is the
     size one decade smaller with the same ops per key (ratio goal: 10x, linear)."""
     rows: list[Row] = []
     done: dict[tuple[int, int], Run] = {}
     with tempfile.TemporaryDirectory(prefix="bench-checker-") as tmp:
-        for n, keys in SCALES_FULL if full else SCALES_QUICK:
+        for n, keys in SCALES_SMOKE if smoke else SCALES_FULL if full else SCALES_QUICK:
             path = Path(tmp) / f"h-{n}-{keys}.jsonl"
             write_generated(path, n, keys)
             argv = [*CHAOSKIT, "check", str(path), "--model", "cas-register", "--timeout", "10m"]
@@ -215,13 +216,15 @@ def scaling(full: bool, jobs: int | None = None) -> list[Row]:
     return rows
 
 
-def quick(porcupine: Path | None = None, histories: str | None = None) -> list[Row]:
+def quick(
+    porcupine: Path | None = None, histories: str | None = None, smoke: bool = False
+) -> list[Row]:
     """The quick variant for `python -m benchmarks`."""
     rows: list[Row] = []
     root = histories_root(histories)
     if root is not None:
-        rows += reference(root, porcupine, rounds=3)
-    rows += scaling(full=False)
+        rows += reference(root, porcupine, rounds=1 if smoke else 3)
+    rows += scaling(full=False, smoke=smoke)
     return rows
 
 
