@@ -69,7 +69,11 @@ def read_any(path: Path, format: str = "auto") -> History:
         format = detect_format(text)
     p = str(path)
     if format == "chaoskit":
-        records = parse_chaoskit_lines(text.splitlines(), p)
+        # line by line from the file, the text dropped: a long history's lines would
+        # otherwise sit in memory twice while its records are built
+        del text
+        with path.open(encoding="utf-8") as fh:
+            records = parse_chaoskit_lines(fh, p)
         return make_history(records, p, "chaoskit")
     if format == "jepsen-log":
         return make_history(parse_jepsen_log(text, p), p, format)
