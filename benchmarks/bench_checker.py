@@ -204,6 +204,18 @@ def scaling(full: bool, jobs: int | None = None, smoke: bool = False) -> list[Ro
             rows.append(
                 Row(
                     "checker",
+                    f"check {what}, CPU",
+                    r.cpu_s,
+                    "s",
+                    base,
+                    prev.cpu_s if prev else nan,
+                    False,
+                    10.0 if prev else None,
+                )
+            )
+            rows.append(
+                Row(
+                    "checker",
                     f"check {what}, max RSS",
                     r.max_rss_mib,
                     "MiB",
