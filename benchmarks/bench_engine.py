@@ -96,6 +96,45 @@ def bench_up(sizes: list[int]) -> None:
     print("   (vs 5-node ~1.0x at every size = setup grows linearly with the node count)")
 
 
+def up_per_node(n: int) -> float:
+    """Seconds per node to bring a geokv quorum topology of n nodes up (links, nodes ready)."""
+    with tempfile.TemporaryDirectory() as d:
+        c = Cluster(
+            topology(n),
+            GeoKVAdapter({"mode": "quorum"}),
+            LocalBackend(Path(d)),
+            ready_timeout_s=120,
+        )
+        t = time.monotonic()
+        try:
+            c.up()
+            return (time.monotonic() - t) / n
+        finally:
+            c.down()
+
+
+def quick(smoke: bool = False) -> list:
+    """The quick variant for `python -m benchmarks`: setup time per node of a bigger
+    topology against a 5-node one (goal: about the same, linear growth)."""
+    from benchmarks.table import Row
+
+    small, big = (3, 6) if smoke else (5, 20)
+    base = up_per_node(small)
+    per = up_per_node(big)
+    return [
+        Row(
+            "topology",
+            f"up per node, {big} nodes / {len(topology(big).regions)} regions",
+            per * 1000,
+            "ms",
+            f"{small} nodes",
+            base * 1000,
+            False,
+            1.5,
+        )
+    ]
+
+
 def bench_smoke() -> None:
     print("== chaoskit run experiments/smoke.yaml")
     with tempfile.TemporaryDirectory() as d:

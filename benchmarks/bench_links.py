@@ -340,5 +340,55 @@ def main() -> None:
         echo.wait()
 
 
+def quick(smoke: bool = False) -> list:
+    """The quick variant for `python -m benchmarks`: RTT and bulk throughput through
+    one proxy against direct loopback, interleaved."""
+    from benchmarks.table import Row, median
+
+    n_ping, n_bulk, rounds = (100, 4 << 20, 1) if smoke else (1000, 32 << 20, 3)
+    echo, eport = start_echo()
+    srv = LinkServerProcess(log_level="WARNING").start()
+    try:
+        r = requests.post(
+            srv.url + "/proxies",
+            json={"name": "b", "upstream": f"127.0.0.1:{eport}", "listen": "127.0.0.1:0"},
+            timeout=5,
+        )
+        pport = int(r.json()["listen"].rsplit(":", 1)[1])
+        pingpong(eport, 50)
+        pingpong(pport, 50)  # warm-up
+        d50, p50, td, tp = [], [], [], []
+        for _ in range(rounds):
+            d50.append(pct(pingpong(eport, n_ping), 50))
+            p50.append(pct(pingpong(pport, n_ping), 50))
+            td.append(bulk(eport, n_bulk))
+            tp.append(bulk(pport, n_bulk))
+        return [
+            Row(
+                "links",
+                "RTT p50 through a proxy, 64 B",
+                median(p50),
+                "ms",
+                "direct loopback",
+                median(d50),
+                False,
+            ),
+            Row(
+                "links",
+                f"bulk {n_bulk >> 20} MiB through a proxy",
+                n_bulk / median(tp) / 1e6,
+                "MB/s",
+                "direct loopback",
+                n_bulk / median(td) / 1e6,
+                True,
+                0.3,
+            ),
+        ]
+    finally:
+        srv.stop()
+        echo.kill()
+        echo.wait()
+
+
 if __name__ == "__main__":
     main()

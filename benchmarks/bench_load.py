@@ -240,9 +240,11 @@ def measure(target: str, users: int, seconds: float, rounds: int, workers: int) 
     return rows
 
 
-def quick() -> list[Row]:
-    """The quick variant for `python -m benchmarks`."""
-    return measure("geokv", users=8, seconds=3.0, rounds=2, workers=0)
+def quick(smoke: bool = False) -> list[Row]:
+    """The quick variant for `python -m benchmarks` (target fakekv: the fastest)."""
+    if smoke:
+        return measure("fakekv", users=4, seconds=0.5, rounds=1, workers=0)
+    return measure("fakekv", users=8, seconds=2.0, rounds=3, workers=0)
 
 
 def main() -> None:

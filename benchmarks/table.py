@@ -42,12 +42,13 @@ class Row:
         if self.goal is not None:
             goal = f"{'>=' if self.higher_is_better else '<='} {self.goal:g}x"
         mark = {True: "ok", False: "MISS", None: ""}[self.meets]
+        no_base = self.base_value != self.base_value  # nan: nothing to compare with
         return (
             self.area,
             self.measure,
             f"{_num(self.value)} {self.unit}",
-            f"{_num(self.base_value)} {self.unit} {self.baseline}",
-            f"{self.ratio:.2f}x",
+            "-" if no_base else f"{_num(self.base_value)} {self.unit} {self.baseline}",
+            "-" if no_base else f"{self.ratio:.2f}x",
             goal,
             mark,
         )

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "latency": ("chaoskit.topology.cli:latency", "Print the RTT matrix between named locations."),
     "links": ("chaoskit.links.cli:links", "The Toxiproxy-compatible link server."),
     "check": ("chaoskit.checker.cli:check", "Check histories for linearizability."),
+    "bench": ("chaoskit.bench_cli:bench", "Run the quick benchmarks: one table of ratios."),
     "report": ("chaoskit.report.cli:report", "Render (or compare) a run's report."),
     "image": ("chaoskit.backends.docker.cli:image", "Build the node image (offline if needed)."),
     "compose": (

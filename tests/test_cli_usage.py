@@ -40,4 +40,4 @@ def test_mistyped_command_suggests_the_closest() -> None:
     assert r.returncode == 2
     assert "No such command 'rnu'. Did you mean 'run'?" in r.stderr
     r = _chaoskit("xyzzy")
-    assert r.returncode == 2 and "Commands: check, clean," in r.stderr
+    assert r.returncode == 2 and "Commands: bench, check, clean," in r.stderr

@@ -48,3 +48,41 @@ def test_posts_on_one_keep_alive_connection() -> None:
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_get_and_put_without_a_body() -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    class _Any(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+        def _answer(self) -> None:
+            n = self.headers.get("Content-Length")
+            seen.append((self.command, n))
+            if n:
+                self.rfile.read(int(n))
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_PUT = _answer  # noqa: N815
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Any)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        conn = OneWriteHTTPConnection("127.0.0.1", srv.server_address[1], timeout=5)
+        for method in ("GET", "PUT"):
+            conn.request_in_one_write(method, "/x", None, {})
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 204
+        conn.close()
+        # no body: GET says nothing about one, PUT says it is empty (as http.client does)
+        assert seen == [("GET", None), ("PUT", "0")]
+    finally:
+        srv.shutdown()
+        srv.server_close()

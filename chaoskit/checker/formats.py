@@ -69,7 +69,11 @@ def read_any(path: Path, format: str = "auto") -> History:
         format = detect_format(text)
     p = str(path)
     if format == "chaoskit":
-        records = parse_chaoskit_lines(text.splitlines(), p)
+        # line by line from the file, the text dropped: a long history's lines would
+        # otherwise sit in memory twice while its records are built
+        del text
+        with path.open(encoding="utf-8") as fh:
+            records = parse_chaoskit_lines(fh, p)
         return make_history(records, p, "chaoskit")
     if format == "jepsen-log":
         return make_history(parse_jepsen_log(text, p), p, format)
@@ -91,30 +95,39 @@ _SCALAR_RE = re.compile(_SCALAR)
 _STR_ESC = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 
 
+_SIMPLE = (str, int, type(None))  # values freeze() returns as they are
+
+
 def _scalar(tok: str) -> Any:
-    if tok == "nil":
-        return None
-    if tok == "true":
-        return True
-    if tok == "false":
-        return False
     c = tok[0]
-    if c == '"':
+    if c == '"':  # the commonest first
         body = tok[1:-1]
         if "\\" in body:
             body = re.sub(r"\\(.)", lambda m: _STR_ESC.get(m.group(1), m.group(1)), body)
         return body
     if c == ":":
         return tok[1:]
+    if tok == "nil":
+        return None
+    if tok == "true":
+        return True
+    if tok == "false":
+        return False
     if "." in tok:
         return float(tok)
     return int(tok)
 
 
 def _value(tok: str) -> Any:
-    if tok.startswith("["):
+    if tok[0] == "[":
         return tuple(_scalar(t) for t in _SCALAR_RE.findall(tok[1:-1]))
     return _scalar(tok)
+
+
+def _shape_re(keys: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern for a whole flat map with these keys in this order."""
+    pairs = r"\s*,?\s*".join(rf":{re.escape(k)}\s+({_VALUE})" for k in keys)
+    return re.compile(rf"\{{\s*{pairs}\s*,?\s*\}}")
 
 
 def _fast_map(s: str) -> dict[str, Any] | None:
@@ -154,6 +167,7 @@ def _edn_maps(text: str, path: str) -> list[tuple[int, dict[str, Any]]]:
     lines = text.splitlines()
     maps: list[tuple[int, dict[str, Any]]] = []
     fast = True
+    shapes: list[tuple[tuple[str, ...], re.Pattern[str]]] = []
     for lineno, raw in enumerate(lines, 1):
         s = raw.strip()
         if not s or s.startswith(";"):
@@ -165,10 +179,22 @@ def _edn_maps(text: str, path: str) -> list[tuple[int, dict[str, Any]]]:
             s = s[:-1].rstrip()
         if s in ("", "[", "(", "]", ")", "[]", "()"):
             continue
-        m = _fast_map(s)
+        # Lines of a history share a few shapes (the same keys in the same order):
+        # one match of the line's shape, else the pair-by-pair reading.
+        m = None
+        for keys, shape in shapes:
+            got = shape.fullmatch(s)
+            if got is not None:
+                m = dict(zip(keys, map(_value, got.groups()), strict=True))
+                break
         if m is None:
-            fast = False
-            break
+            m = _fast_map(s)
+            if m is None:
+                fast = False
+                break
+            if len(shapes) < 8:
+                keys = tuple(m)
+                shapes.append((keys, _shape_re(keys)))
         maps.append((lineno, m))
     if fast:
         return maps
@@ -270,8 +296,12 @@ def parse_edn_history(
                 records.append(_invocation_of(m, proc, line, len(records)))
                 made_invokes += 1
             txn_open[proc] = typ == "invoke"
-        value = freeze(m.get("value"))
-        key = freeze(m.get("key"))
+        value = m.get("value")
+        key = m.get("key")
+        if type(value) not in _SIMPLE:
+            value = freeze(value)
+        if type(key) not in _SIMPLE:
+            key = freeze(key)
         if independent:
             if not (isinstance(value, tuple) and len(value) == 2):
                 raise HistoryError(

@@ -257,6 +257,10 @@ def parse_chaoskit_lines(lines: Iterable[str], path: str) -> list[Record]:
     records: list[Record] = []
     loads = json.loads
     simple = (str, int, type(None))
+    # one object per distinct type, f, key, region and node: a million records
+    # would otherwise hold a million copies of "invoke" and of each key's name
+    same: dict[Any, Any] = {}
+    one = same.setdefault
     for lineno, raw in enumerate(lines, 1):
         text = raw.strip()
         if not text:
@@ -297,14 +301,14 @@ def parse_chaoskit_lines(lines: Iterable[str], path: str) -> list[Record]:
             Record(
                 index=len(records),
                 process=process if type(process) in simple else freeze(process),
-                type=typ,
-                f=f,
-                key=key if type(key) in simple else freeze(key),
+                type=one(typ, typ),
+                f=one(f, f),
+                key=one(key, key) if type(key) in simple else freeze(key),
                 value=value if type(value) in simple else freeze(value),
                 time=_int_field(obj, "time", lineno, path, required=False),
                 line=lineno,
-                region=obj.get("region"),
-                node=obj.get("node"),
+                region=one(obj.get("region"), obj.get("region")),
+                node=one(obj.get("node"), obj.get("node")),
                 phase=obj.get("phase"),
                 error=obj.get("error"),
             )

@@ -45,6 +45,7 @@ from chaoskit.clients.templating import (
     unknown_placeholders,
 )
 from chaoskit.systems.base import CAS_MISMATCH, Client, Outcome
+from chaoskit.systems.httpconn import OneWriteHTTPConnection
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 OPTION_KEYS = ("protocol", "headers", "ok", "fail", *OPERATIONS)
@@ -59,7 +60,7 @@ class HttpClient(Client):
         self.headers = {str(k): str(v) for k, v in (options.get("headers") or {}).items()}
         self.ok = parse_codes(options.get("ok", "2xx"))
         self.fail = parse_codes(options.get("fail", "4xx"))
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: OneWriteHTTPConnection | None = None
 
     @classmethod
     def check_options(cls, options: dict) -> list[tuple[str, str]]:
@@ -101,7 +102,7 @@ class HttpClient(Client):
         if self._conn is not None and not _still_open(self._conn):
             self.close()  # the server closed the kept-alive connection: nothing sent yet
         if self._conn is None:
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+            conn = OneWriteHTTPConnection(self.host, self.port, timeout=self.timeout_s)
             try:
                 conn.connect()
             except OSError as e:
@@ -109,7 +110,7 @@ class HttpClient(Client):
                 return Outcome("fail", None, f"{where}: cannot connect: {e.strerror or e!r}")
             self._conn = conn
         try:
-            self._conn.request(method, path, body=data, headers=self.headers)
+            self._conn.request_in_one_write(method, path, data, self.headers)
             resp = self._conn.getresponse()
             raw = resp.read()
         except (TimeoutError, OSError, http.client.HTTPException) as e:

@@ -24,11 +24,20 @@ class OneWriteHTTPConnection(http.client.HTTPConnection):
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
         """Send a POST request (read the answer with getresponse())."""
-        self.putrequest("POST", url, skip_accept_encoding=True)
+        self.request_in_one_write("POST", url, body, headers)
+
+    def request_in_one_write(
+        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]
+    ) -> None:
+        """Send a request, headers and body in one write (then call getresponse())."""
+        self.putrequest(method, url, skip_accept_encoding=True)
         for name, value in headers.items():
             self.putheader(name, value)
-        self.putheader("Content-Length", str(len(body)))
-        self._body = body
+        if body is not None:
+            self.putheader("Content-Length", str(len(body)))
+        elif method in ("POST", "PUT", "PATCH"):
+            self.putheader("Content-Length", "0")  # as http.client does
+        self._body = body or b""
         try:
             self.endheaders()  # one send() of the header block, joined with the body below
         finally:
