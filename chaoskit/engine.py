@@ -13,6 +13,7 @@ experiment or usage (nothing started), 3 the run itself broke or was interrupted
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import threading
@@ -259,7 +260,58 @@ def _wait_for_load(
         return
     code = load.wait(30)
     if code != 0:
+        if results_full(run.path):  # the load could not write its history
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(run.path))
         raise RuntimeError(f"the load process failed (exit {code}); see {run.file('load.log')}")
+
+
+def describe_error(e: Exception, results: Path) -> str:
+    """The run's error in words; a full results disk says where and what to do."""
+    if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+        return (
+            f"the results directory {results} is full ({e.strerror}): the run was stopped "
+            "and torn down; free space there or pass --results elsewhere"
+        )
+    return f"{type(e).__name__}: {e}"
+
+
+def results_full(path: Path, reserve_bytes: int = 64 << 10) -> bool:
+    """True when the filesystem of the results directory has (almost) no room left."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < reserve_bytes
+
+
+def trim_partial_record(path: Path) -> bool:
+    """Cut a .jsonl file back to its last whole line (a writer stopped mid-record, e.g.
+    by a full disk): what remains is whole records only. Truncating needs no space."""
+    try:
+        with open(path, "rb+") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            if size == 0:
+                return False
+            start = max(0, size - (1 << 20))
+            f.seek(start)
+            tail = f.read()
+            if tail.endswith(b"\n"):
+                return False
+            cut = tail.rfind(b"\n")
+            if cut < 0 and start > 0:
+                return False  # a record longer than 1 MiB: left alone
+            f.truncate(start + cut + 1)
+            return True
+    except OSError:
+        return False
+
+
+def _best_effort(fn: Any) -> None:
+    try:
+        fn()
+    except OSError:
+        pass
 
 
 def _save_experiment(run: RunDir, experiment: Any) -> None:
@@ -307,18 +359,21 @@ def run_experiment(
     if refused:
         return RunResult(EXIT_USAGE, None, error="; ".join(str(p) for p in refused))
 
-    run = RunDir.create(Path(results_root), experiment.name)
-    _save_experiment(run, experiment)
-    t0_ns = time.monotonic_ns()
-    events = EventLog(run.file("events.jsonl"), t0_ns)
-    events.emit(
-        "run-start",
-        experiment=experiment.name,
-        backend=backend_name,
-        seed=experiment.seed,
-        run_dir=str(run.path),
-        pid=os.getpid(),
-    )
+    try:  # nothing runs yet: a results directory that cannot be written stops here
+        run = RunDir.create(Path(results_root), experiment.name)
+        _save_experiment(run, experiment)
+        t0_ns = time.monotonic_ns()
+        events = EventLog(run.file("events.jsonl"), t0_ns)
+        events.emit(
+            "run-start",
+            experiment=experiment.name,
+            backend=backend_name,
+            seed=experiment.seed,
+            run_dir=str(run.path),
+            pid=os.getpid(),
+        )
+    except OSError as e:
+        return RunResult(EXIT_BROKEN, None, error=describe_error(e, Path(results_root)))
     sig = _Signals()
     if install_signals:
         sig.install()
@@ -450,9 +505,11 @@ def run_experiment(
         result.error = f"interrupted by {sig.name or 'a signal'}"
         result.exit_code = EXIT_BROKEN
     except Exception as e:
-        result.error = f"{type(e).__name__}: {e}"
+        if results_full(run.path) and not isinstance(e, OSError):
+            e = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(run.path))
+        result.error = describe_error(e, run.path)
         result.exit_code = EXIT_BROKEN
-        run.write_text("error.txt", traceback.format_exc())
+        _best_effort(lambda: run.write_text("error.txt", traceback.format_exc()))
     finally:
         sig.raise_now = False
         # Guaranteed teardown, in order: stop injecting, stop the load, heal, stop processes.
@@ -470,23 +527,36 @@ def run_experiment(
             teardown_errors.append(f"teardown: {e}")
         if watch is not None:
             watch.stop()
+
         if metrics is not None:
             try:
                 metrics.stop()
             except Exception:
                 pass
         progress.stop()
+        # The results directory may be the broken part (a full disk): nothing written
+        # from here on may raise. INCOMPLETE exists from the start and stays unless
+        # the run finished, so a write that fails leaves the run marked incomplete.
         if result.error is not None:
-            events.emit("run-end", ok=False, error=result.error, teardown_errors=teardown_errors)
-        events.close()
+            _best_effort(
+                lambda: events.emit(
+                    "run-end", ok=False, error=result.error, teardown_errors=teardown_errors
+                )
+            )
+        _best_effort(events.close)
+        for name in ("history.jsonl", "events.jsonl"):
+            if trim_partial_record(run.file(name)):
+                teardown_errors.append(f"{name}: a partial last record was cut (disk full?)")
         if install_signals:
             sig.restore()
         if result.exit_code in (EXIT_OK, EXIT_BOUND_FAILED) and not teardown_errors:
             run.finish()
         else:
-            run.mark_incomplete(
-                (result.error or "the run did not finish")
-                + ("\nteardown: " + "; ".join(teardown_errors) if teardown_errors else "")
+            _best_effort(
+                lambda: run.mark_incomplete(
+                    (result.error or "the run did not finish")
+                    + ("\nteardown: " + "; ".join(teardown_errors) if teardown_errors else "")
+                )
             )
             if result.exit_code in (EXIT_OK, EXIT_BOUND_FAILED):
                 result.exit_code = EXIT_BROKEN
