@@ -75,6 +75,23 @@ class Cluster:
 
     # -- lifecycle --------------------------------------------------------------------
 
+    def _build_links(self, attempts: int = 3) -> None:
+        """Build every link of the plan. Planned ports are free when drawn but not held
+        (a plan with node links has thousands), so another process may bind one before
+        the link server does: then the links are planned again (no node runs yet)."""
+        from chaoskit.links.control import LinkError
+
+        for attempt in range(attempts):
+            try:
+                self.links.build(self.plan)
+                return
+            except LinkError as e:
+                if "already in use" not in str(e).lower() or attempt == attempts - 1:
+                    raise
+                self.plan = self.backend.plan(self.topology, tuple(self.adapter.ports))
+                if hasattr(self.backend, "plan_"):
+                    self.backend.plan_ = self.plan
+
     def up(self) -> Cluster:
         from chaoskit.links.control import LinkControl
 
@@ -89,7 +106,7 @@ class Cluster:
         token = getattr(self.backend, "links_token", None)  # chaoskit.access
         self.links = make(self.api_url) if make else LinkControl(self.api_url, token=token)
         self.links.wait_ready(self.links_timeout_s)
-        self.links.build(self.plan)
+        self._build_links()
         self.timings["links_build_s"] = time.monotonic() - t
 
         nodes = [n.name for n in self.topology.nodes]
