@@ -73,35 +73,40 @@ class PatroniAdapter(SystemAdapter):
 
     # ---------------- validation ----------------
     def validate(self, backend: str) -> list[str]:
-        out = list(peernames.problems(backend, "postgresql-15, patroni and etcd-server"))
-        for k in self.options:
-            if k not in _KNOWN:
-                out.append(
-                    f"system.{k}: unknown postgres-patroni option; valid: {', '.join(sorted(_KNOWN))}"
-                )
-        for k in _BOOL:
-            v = self.options.get(k)
-            if v is not None and not isinstance(v, bool):
-                out.append(f"system.{k}: {v!r} must be true or false")
-        for k, low in _INT.items():
-            v = self.options.get(k)
-            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < low):
-                out.append(f"system.{k}: {v!r} must be an integer >= {low}")
-        for k in _LISTS:
-            v = self.options.get(k)
-            if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
-                out.append(f"system.{k}: {v!r} must be a list of node names")
+        out = peernames.problems(backend, "postgresql-15, patroni and etcd-server")
         if backend == "local":
-            for what, path in (
-                ("patroni", shutil.which("patroni")),
-                ("etcd", shutil.which("etcd")),
-            ):
-                if path is None:
-                    out.append(
-                        f"system: {what} is not installed: apt-get install {what if what == 'patroni' else 'etcd-server'}"
-                    )
+            for what, pkg in (("patroni", "patroni"), ("etcd", "etcd-server")):
+                if shutil.which(what) is None:
+                    out.append(f"system: {what} is not installed: apt-get install {pkg}")
             if not os.path.exists(f"{PG_BIN}/postgres"):
                 out.append(f"system: {PG_BIN}/postgres is missing: apt-get install postgresql-15")
+        return out
+
+    @classmethod
+    def check_options(
+        cls, options: dict[str, Any], backend: str | None, workload: str | None
+    ) -> list[tuple[tuple[str | int, ...], str]]:
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        for k in options:
+            if k not in _KNOWN:
+                out.append(
+                    ((k,), f"unknown postgres-patroni option; valid: {', '.join(sorted(_KNOWN))}")
+                )
+        for k in _BOOL:
+            v = options.get(k)
+            if v is not None and not isinstance(v, bool):
+                out.append(((k,), f"{v!r} must be true or false"))
+        for k, low in _INT.items():
+            v = options.get(k)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < low):
+                out.append(((k,), f"{v!r} must be an integer >= {low}"))
+        for k in _LISTS:
+            v = options.get(k)
+            if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+                out.append(((k,), f"{v!r} must be a list of node names"))
+        p = options.get("primary")
+        if p is not None and not isinstance(p, str):
+            out.append((("primary",), f"{p!r} must be a node name"))
         return out
 
     # ---------------- layout ----------------

@@ -63,22 +63,28 @@ class RedisSentinelAdapter(SystemAdapter):
 
     # ---------------- validation ----------------
     def validate(self, backend: str) -> list[str]:
-        out = list(peernames.problems(backend, "redis-server and redis-sentinel"))
-        for k in self.options:
+        return peernames.problems(backend, "redis-server and redis-sentinel")
+
+    @classmethod
+    def check_options(
+        cls, options: dict[str, Any], backend: str | None, workload: str | None
+    ) -> list[tuple[tuple[str | int, ...], str]]:
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        for k in options:
             if k not in _KNOWN:
                 out.append(
-                    f"system.{k}: unknown redis-sentinel option; valid: {', '.join(sorted(_KNOWN))}"
+                    ((k,), f"unknown redis-sentinel option; valid: {', '.join(sorted(_KNOWN))}")
                 )
         for k, low in _INT_OPTIONS.items():
-            v = self.options.get(k)
+            v = options.get(k)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < low):
-                out.append(f"system.{k}: {v!r} must be an integer >= {low}")
-        p = self.options.get("primary")
+                out.append(((k,), f"{v!r} must be an integer >= {low}"))
+        p = options.get("primary")
         if p is not None and not isinstance(p, str):
-            out.append(f"system.primary: {p!r} must be a node name")
-        s = self.options.get("sentinels")
+            out.append((("primary",), f"{p!r} must be a node name"))
+        s = options.get("sentinels")
         if s is not None and not (isinstance(s, list) and s and all(isinstance(x, str) for x in s)):
-            out.append(f"system.sentinels: {s!r} must be a non-empty list of node names")
+            out.append((("sentinels",), f"{s!r} must be a non-empty list of node names"))
         return out
 
     # ---------------- layout ----------------
