@@ -44,6 +44,7 @@ PG_BIN = "/usr/lib/postgresql/15/bin"
 SCOPE = "chaoskit"
 NAMESPACE = "/service/"
 USER = "postgres"  # PostgreSQL refuses to run as root
+PACKAGES = ("postgresql-15", "patroni")  # docker: added to the node image (etcd is in it)
 _BOOL = ("synchronous_mode", "synchronous_mode_strict")
 _INT = {
     "synchronous_node_count": 1,
@@ -73,7 +74,7 @@ class PatroniAdapter(SystemAdapter):
 
     # ---------------- validation ----------------
     def validate(self, backend: str) -> list[str]:
-        out = peernames.problems(backend, "postgresql-15, patroni and etcd-server")
+        out = peernames.problems(backend)
         if backend == "local":
             for what, pkg in (("patroni", "patroni"), ("etcd", "etcd-server")):
                 if shutil.which(what) is None:
@@ -232,7 +233,7 @@ class PatroniAdapter(SystemAdapter):
         run = peernames.NodeRun(
             commands=commands, hosts=hosts, relays=relays, files=files, user=USER
         )
-        return NodeSpec(argv=run.argv())
+        return NodeSpec(argv=run.argv(), packages=PACKAGES)
 
     # ---------------- control plane (direct, never through the links) ----------------
     def _api(self, ctx: SystemContext, node: str, path: str, timeout_s: float = 1.0) -> Any:

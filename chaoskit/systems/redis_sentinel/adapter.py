@@ -40,6 +40,7 @@ from chaoskit.systems.redis_sentinel.client import SentinelClient
 from chaoskit.topology.model import Endpoint
 
 MASTER = "chaoskit"
+PACKAGES = ("redis-server", "redis-sentinel")  # docker: added to the node image
 _INT_OPTIONS = {
     "quorum": 1,
     "down_after_ms": 100,
@@ -63,7 +64,7 @@ class RedisSentinelAdapter(SystemAdapter):
 
     # ---------------- validation ----------------
     def validate(self, backend: str) -> list[str]:
-        return peernames.problems(backend, "redis-server and redis-sentinel")
+        return peernames.problems(backend)
 
     @classmethod
     def check_options(
@@ -176,7 +177,7 @@ class RedisSentinelAdapter(SystemAdapter):
             files["{data_dir}/sentinel.conf"] = self.sentinel_conf(ctx, node)
             commands.append(["redis-sentinel", "{data_dir}/sentinel.conf"])
         run = peernames.NodeRun(commands=commands, hosts=hosts, relays=relays, files=files)
-        return NodeSpec(argv=run.argv())
+        return NodeSpec(argv=run.argv(), packages=PACKAGES)
 
     # ---------------- control-plane access (direct, never through the links) ----------
     def _conn(
