@@ -25,6 +25,7 @@ primary; `replica`: the other Redis nodes.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections import Counter
 from typing import Any
@@ -64,7 +65,12 @@ class RedisSentinelAdapter(SystemAdapter):
 
     # ---------------- validation ----------------
     def validate(self, backend: str) -> list[str]:
-        return peernames.problems(backend)
+        out = peernames.problems(backend)
+        if backend == "local":
+            for prog in PACKAGES:
+                if shutil.which(prog) is None:
+                    out.append(f"system: {prog} is not installed: apt-get install {prog}")
+        return out
 
     @classmethod
     def check_options(
