@@ -241,3 +241,32 @@ def test_only_the_systems_packages_name_the_databases() -> None:
         if pattern.search(line)
     ]
     assert hits == []
+
+
+@pytest.mark.parametrize(
+    "system, line, field, words",
+    [
+        ("{kind: redis-sentinel, quorum: zero}", 6, "system.quorum", "integer >= 1"),
+        ("{kind: redis-sentinel, sentinals: [a-1]}", 6, "system.sentinals", "valid: down_after_ms"),
+        (
+            "{kind: postgres-patroni, synchronous_mode: yes please}",
+            6,
+            "system.synchronous_mode",
+            "true or false",
+        ),
+        ("{kind: postgres-patroni, witness: hz}", 6, "system.witness", "list of node names"),
+    ],
+)
+def test_bad_system_options_name_file_line_and_what_is_valid(
+    tmp_path: Path, system: str, line: int, field: str, words: str
+) -> None:
+    from chaoskit.experiment import ExperimentError, load_experiment
+
+    p = tmp_path / "bad.yaml"
+    p.write_text(
+        "name: bad\nbackend: local\ntopology:\n  regions:\n    a: {location: beijing, zones: {a1: 1}}\n"
+        f"system: {system}\n"
+    )
+    with pytest.raises(ExperimentError) as ei:
+        load_experiment(p, [])
+    assert f"{p}:{line}: {field}: " in str(ei.value) and words in str(ei.value), str(ei.value)

@@ -110,6 +110,27 @@ def _lin_view(lin: dict | None) -> tuple[str, str, str]:
     return v.replace("-", " "), cls, " · ".join(detail)
 
 
+def _expected_outcomes(report: CheckReport) -> dict[str, str]:
+    """Words for the headline when the experiment expects a weakness (expect: false,
+    lost_writes.min): whether it showed, as expected, or not."""
+    out = {}
+    for r in report.results:
+        if r.check == "linearizable" and r.bound is False:
+            out["linearizable"] = (
+                "expected by this experiment: a violation was found"
+                if r.passed
+                else "this experiment expects a violation, and none was found"
+            )
+        if r.check == "lost_writes" and isinstance(r.bound, dict) and r.bound.get("min"):
+            n = r.bound["min"]
+            out["lost_writes"] = (
+                f"expected by this experiment (at least {n})"
+                if (r.observed or {}).get("count", 0) >= n
+                else f"this experiment expects at least {n} lost"
+            )
+    return out
+
+
 def rtt_matrix(topo: dict) -> dict:
     """Region x region RTT cells for the table under the topology picture."""
     regions = [r["name"] for r in topo.get("regions") or []]
@@ -146,6 +167,9 @@ def render_report(report: CheckReport, run: RunData, lin_html: str | None = None
             }
         )
     lin_verdict, lin_class, lin_detail = _lin_view(report.linearizability)
+    expected = _expected_outcomes(report)
+    if "linearizable" in expected:
+        lin_detail = " · ".join(x for x in (expected["linearizable"], lin_detail) if x)
     all_row = sc.row(ALL_REGIONS, "all")
     rto_index = {(r.fault, r.region): r for r in sc.rto}
     topo = report.topology or {"regions": [], "pairs": []}
@@ -162,6 +186,8 @@ def render_report(report: CheckReport, run: RunData, lin_html: str | None = None
             lin_verdict=lin_verdict,
             lin_class=lin_class,
             lin_detail=lin_detail,
+            lost_expected=expected.get("lost_writes", ""),
+            loss_windows=report.loss_windows,
             lin_html=lin_html,
             isolation_html=isolation_fragment(report),
             rto_cards=rto_cards,

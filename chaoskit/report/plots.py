@@ -240,12 +240,13 @@ def _loss_windows(ax: plt.Axes, windows: list) -> None:
     """Each loss window as a red band (earliest lost acknowledgement -> takeover), the
     takeover as a solid line."""
     for w in windows:
-        ax.axvspan(w.start_s, w.end_s, color="#c0392b", alpha=0.12, lw=0)
+        ax.axvspan(w.start_s, w.end_s, color="#c0392b", alpha=0.25, lw=0, zorder=3)
         if w.takeover is not None:
-            ax.axvline(w.takeover.time_s, color="#c0392b", lw=1.2)
+            ax.axvline(w.takeover.time_s, color="#c0392b", lw=1.5, zorder=4)
         ax.text(
             w.start_s, 0.02, f" loss window {w.span_s:.1f} s, {w.count} writes",
-            transform=ax.get_xaxis_transform(), fontsize=7.5, color="#c0392b", va="bottom",
+            transform=ax.get_xaxis_transform(), fontsize=7.5, color="#8e1f14", va="bottom",
+            zorder=5, fontweight="bold",
         )  # fmt: skip
 
 

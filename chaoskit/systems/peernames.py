@@ -94,14 +94,8 @@ def peer_hosts(
     return hosts, relays
 
 
-def problems(backend: str, packages: str = "") -> list[str]:
-    """Why nodes cannot run under the runner on `backend` (empty = fine). `packages`:
-    what the system needs installed, named when the backend's image lacks it."""
-    if backend == "docker":
-        return [
-            f"backend: docker: the node image does not include {packages or 'this system'} "
-            "yet; use backend: local"
-        ]
+def problems(backend: str) -> list[str]:
+    """Why nodes cannot run under the runner on `backend` (empty = fine)."""
     if backend == "local" and find_nss_wrapper() is None:
         return [
             f"backend: local needs nss_wrapper ({NSS_WRAPPER_GLOB}) so that each node "

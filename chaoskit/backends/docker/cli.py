@@ -43,7 +43,7 @@ def build(
     \b
     Examples:
       chaoskit image build
-      chaoskit image build --packages curl              # node image + curl
+      chaoskit image build --packages memcached         # node image + memcached
     """
     from chaoskit.backends.docker.image import ImageError, ensure_image, prune_old_node_images
 

@@ -17,8 +17,6 @@ Options (`system:` besides `kind: postgres-patroni`):
   synchronous_node_count: N     synchronous standbys (default 1)
   ttl, loop_wait, retry_timeout Patroni's DCS timings in seconds (default 10, 2, 4)
   maximum_lag_on_failover: B    bytes a replica may lag and still be promoted (1 MiB)
-  isolation: LEVEL              transactions (list-append, rw-register) run at serializable
-                                (default), repeatable-read or read-committed
 
 Roles: `primary` (= `leader`): the holder of Patroni's leader key, read from the
 etcd majority; `replica`: the other PostgreSQL nodes.
@@ -46,6 +44,7 @@ PG_BIN = "/usr/lib/postgresql/15/bin"
 SCOPE = "chaoskit"
 NAMESPACE = "/service/"
 USER = "postgres"  # PostgreSQL refuses to run as root
+PACKAGES = ("postgresql-15", "patroni")  # docker: added to the node image (etcd is in it)
 _BOOL = ("synchronous_mode", "synchronous_mode_strict")
 _INT = {
     "synchronous_node_count": 1,
@@ -55,8 +54,7 @@ _INT = {
     "maximum_lag_on_failover": 0,
 }
 _LISTS = ("etcd", "witness")
-_KNOWN = {"kind", "primary", "isolation", *_BOOL, *_INT, *_LISTS}
-ISOLATION = ("serializable", "repeatable-read", "read-committed")  # of txn workloads
+_KNOWN = {"kind", "primary", *_BOOL, *_INT, *_LISTS}
 
 
 class PatroniAdapter(SystemAdapter):
@@ -68,7 +66,7 @@ class PatroniAdapter(SystemAdapter):
         "cannot skew it; Patroni's leader lease is a DCS TTL, not a wall-clock comparison"
     )
     role_names = ("replica",)
-    workloads = ("register", "cas-register", "set", "list-append", "rw-register")
+    workloads = ("register", "cas-register", "set")
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         super().__init__(options)
@@ -76,38 +74,40 @@ class PatroniAdapter(SystemAdapter):
 
     # ---------------- validation ----------------
     def validate(self, backend: str) -> list[str]:
-        out = list(peernames.problems(backend, "postgresql-15, patroni and etcd-server"))
-        for k in self.options:
-            if k not in _KNOWN:
-                out.append(
-                    f"system.{k}: unknown postgres-patroni option; valid: {', '.join(sorted(_KNOWN))}"
-                )
-        iso = self.options.get("isolation")
-        if iso is not None and iso not in ISOLATION:
-            out.append(f"system.isolation: {iso!r}; valid: {', '.join(ISOLATION)}")
-        for k in _BOOL:
-            v = self.options.get(k)
-            if v is not None and not isinstance(v, bool):
-                out.append(f"system.{k}: {v!r} must be true or false")
-        for k, low in _INT.items():
-            v = self.options.get(k)
-            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < low):
-                out.append(f"system.{k}: {v!r} must be an integer >= {low}")
-        for k in _LISTS:
-            v = self.options.get(k)
-            if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
-                out.append(f"system.{k}: {v!r} must be a list of node names")
+        out = peernames.problems(backend)
         if backend == "local":
-            for what, path in (
-                ("patroni", shutil.which("patroni")),
-                ("etcd", shutil.which("etcd")),
-            ):
-                if path is None:
-                    out.append(
-                        f"system: {what} is not installed: apt-get install {what if what == 'patroni' else 'etcd-server'}"
-                    )
+            for what, pkg in (("patroni", "patroni"), ("etcd", "etcd-server")):
+                if shutil.which(what) is None:
+                    out.append(f"system: {what} is not installed: apt-get install {pkg}")
             if not os.path.exists(f"{PG_BIN}/postgres"):
                 out.append(f"system: {PG_BIN}/postgres is missing: apt-get install postgresql-15")
+        return out
+
+    @classmethod
+    def check_options(
+        cls, options: dict[str, Any], backend: str | None, workload: str | None
+    ) -> list[tuple[tuple[str | int, ...], str]]:
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        for k in options:
+            if k not in _KNOWN:
+                out.append(
+                    ((k,), f"unknown postgres-patroni option; valid: {', '.join(sorted(_KNOWN))}")
+                )
+        for k in _BOOL:
+            v = options.get(k)
+            if v is not None and not isinstance(v, bool):
+                out.append(((k,), f"{v!r} must be true or false"))
+        for k, low in _INT.items():
+            v = options.get(k)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < low):
+                out.append(((k,), f"{v!r} must be an integer >= {low}"))
+        for k in _LISTS:
+            v = options.get(k)
+            if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+                out.append(((k,), f"{v!r} must be a list of node names"))
+        p = options.get("primary")
+        if p is not None and not isinstance(p, str):
+            out.append((("primary",), f"{p!r} must be a node name"))
         return out
 
     # ---------------- layout ----------------
@@ -233,7 +233,7 @@ class PatroniAdapter(SystemAdapter):
         run = peernames.NodeRun(
             commands=commands, hosts=hosts, relays=relays, files=files, user=USER
         )
-        return NodeSpec(argv=run.argv())
+        return NodeSpec(argv=run.argv(), packages=PACKAGES)
 
     # ---------------- control plane (direct, never through the links) ----------------
     def _api(self, ctx: SystemContext, node: str, path: str, timeout_s: float = 1.0) -> Any:
@@ -358,8 +358,7 @@ class PatroniAdapter(SystemAdapter):
     def client(self, view: dict[str, dict[str, Endpoint]], region: str, timeout_s: float) -> Client:
         members = [n for n in self.pg_nodes(list(view))]
         local = [m for m in members if m.startswith(f"{region}-")]
-        sql = {"isolation": self.options["isolation"]} if "isolation" in self.options else {}
-        return PatroniClient(view, local + [m for m in members if m not in local], timeout_s, sql)
+        return PatroniClient(view, local + [m for m in members if m not in local], timeout_s)
 
 
 __all__ = ["PatroniAdapter"]

@@ -25,6 +25,7 @@ primary; `replica`: the other Redis nodes.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections import Counter
 from typing import Any
@@ -40,6 +41,7 @@ from chaoskit.systems.redis_sentinel.client import SentinelClient
 from chaoskit.topology.model import Endpoint
 
 MASTER = "chaoskit"
+PACKAGES = ("redis-server", "redis-sentinel")  # docker: added to the node image
 _INT_OPTIONS = {
     "quorum": 1,
     "down_after_ms": 100,
@@ -63,22 +65,33 @@ class RedisSentinelAdapter(SystemAdapter):
 
     # ---------------- validation ----------------
     def validate(self, backend: str) -> list[str]:
-        out = list(peernames.problems(backend, "redis-server and redis-sentinel"))
-        for k in self.options:
+        out = peernames.problems(backend)
+        if backend == "local":
+            for prog in PACKAGES:
+                if shutil.which(prog) is None:
+                    out.append(f"system: {prog} is not installed: apt-get install {prog}")
+        return out
+
+    @classmethod
+    def check_options(
+        cls, options: dict[str, Any], backend: str | None, workload: str | None
+    ) -> list[tuple[tuple[str | int, ...], str]]:
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        for k in options:
             if k not in _KNOWN:
                 out.append(
-                    f"system.{k}: unknown redis-sentinel option; valid: {', '.join(sorted(_KNOWN))}"
+                    ((k,), f"unknown redis-sentinel option; valid: {', '.join(sorted(_KNOWN))}")
                 )
         for k, low in _INT_OPTIONS.items():
-            v = self.options.get(k)
+            v = options.get(k)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < low):
-                out.append(f"system.{k}: {v!r} must be an integer >= {low}")
-        p = self.options.get("primary")
+                out.append(((k,), f"{v!r} must be an integer >= {low}"))
+        p = options.get("primary")
         if p is not None and not isinstance(p, str):
-            out.append(f"system.primary: {p!r} must be a node name")
-        s = self.options.get("sentinels")
+            out.append((("primary",), f"{p!r} must be a node name"))
+        s = options.get("sentinels")
         if s is not None and not (isinstance(s, list) and s and all(isinstance(x, str) for x in s)):
-            out.append(f"system.sentinels: {s!r} must be a non-empty list of node names")
+            out.append((("sentinels",), f"{s!r} must be a non-empty list of node names"))
         return out
 
     # ---------------- layout ----------------
@@ -170,7 +183,7 @@ class RedisSentinelAdapter(SystemAdapter):
             files["{data_dir}/sentinel.conf"] = self.sentinel_conf(ctx, node)
             commands.append(["redis-sentinel", "{data_dir}/sentinel.conf"])
         run = peernames.NodeRun(commands=commands, hosts=hosts, relays=relays, files=files)
-        return NodeSpec(argv=run.argv())
+        return NodeSpec(argv=run.argv(), packages=PACKAGES)
 
     # ---------------- control-plane access (direct, never through the links) ----------
     def _conn(
