@@ -93,7 +93,6 @@ class Cluster:
                     self.backend.plan_ = self.plan
 
     def up(self) -> Cluster:
-        from chaoskit.links.control import LinkControl
 
         t = time.monotonic()
         self.plan = self.backend.plan(self.topology, tuple(self.adapter.ports))
@@ -102,9 +101,7 @@ class Cluster:
 
         t = time.monotonic()
         # A backend over several link servers (MultiEngineBackend) gives its own handle.
-        make = getattr(self.backend, "link_control", None)
-        token = getattr(self.backend, "links_token", None)  # chaoskit.access
-        self.links = make(self.api_url) if make else LinkControl(self.api_url, token=token)
+        self.links = self.backend.link_control(self.api_url)
         self.links.wait_ready(self.links_timeout_s)
         self._build_links()
         self.timings["links_build_s"] = time.monotonic() - t
@@ -183,7 +180,7 @@ class Cluster:
     def _remove_links_from_external_server(self) -> None:
         """A link server we did not start (a real Toxiproxy) outlives the run: take our
         proxies off it so their ports close."""
-        if not getattr(self.backend, "links_url", None) or self.links is None or self.plan is None:
+        if not self.backend.links_url or self.links is None or self.plan is None:
             return
         from urllib.parse import quote
 

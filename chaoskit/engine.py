@@ -455,7 +455,7 @@ def run_experiment(
         roles = RoleWatch(adapter, cluster.system, events).start()
         from chaoskit.watchdog import LinkWatch
 
-        watch = LinkWatch(cluster.api_url, token=getattr(be, "links_token", None)).start()
+        watch = LinkWatch(cluster.api_url, token=be.links_token).start()
         _wait_for_load(load, sig, experiment.load.duration_s, run, watch)
         watch.stop()
         sched.stop()

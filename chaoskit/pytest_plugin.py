@@ -320,8 +320,7 @@ class ChaosCluster:
 
     def pids(self) -> dict[str, int]:
         """Node name -> pid (local backend), for tests that check nothing is left."""
-        fn = getattr(self.live.cluster.backend, "pids", None)
-        return dict(fn()) if callable(fn) else {}
+        return dict(self.live.cluster.backend.pids())
 
 
 class ChaoskitFactory:

@@ -143,3 +143,15 @@ def test_validation_is_split_by_section() -> None:
     }
     assert {"topology.py", "system.py", "load.py", "schedule.py", "faults.py"} <= set(sizes)
     assert max(sizes.values()) <= 400, sizes
+
+
+def test_contracts_are_read_without_probing() -> None:
+    """SystemAdapter and Backend declare every hook: nobody getattr()s them."""
+    probe = re.compile(r"getattr\(\s*[\w.]*(adapter|backend|adapter_cls)\w*\s*,\s*\"")
+    assert probe.search('reason = getattr(adapter_cls, "clock_skew_reason", None)')
+    hits = [
+        f"{f.relative_to(PKG.parent)}: {m.group(0)}"
+        for f, text in _sources().items()
+        for m in probe.finditer(text)
+    ]
+    assert not hits, hits

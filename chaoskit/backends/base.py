@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from chaoskit.backends.teardown import TeardownReport
 from chaoskit.topology.model import AddressPlan, Topology
@@ -42,6 +43,22 @@ class Backend(ABC):
     # Load the disk-fault shim into every node (set before up() when the
     # experiment has disk faults; chaoskit.backends.diskfault).
     disk_faults: bool = False
+    # The token the link server's API wants (chaoskit.access); None: none.
+    links_token: str | None = None
+    # A link server the backend did not start (a running Toxiproxy), else None.
+    links_url: str | None = None
+
+    def link_control(self, api_url: str) -> Any:
+        """The chaoskit.links.control.LinkControl for the link server at `api_url`
+        (a backend over several link servers returns one handle over all of them)."""
+        from chaoskit.links.control import LinkControl
+
+        return LinkControl(api_url, token=self.links_token)
+
+    def pids(self) -> dict[str, int]:
+        """Node name -> pid of node processes on this host ({} when nodes are not
+        host processes, as in containers)."""
+        return {}
 
     @abstractmethod
     def plan(self, topology: Topology, ports: tuple[str, ...]) -> AddressPlan:

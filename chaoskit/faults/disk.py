@@ -129,13 +129,13 @@ def _reachable(name: str) -> Any:
 
     def rule(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
         cls = scope.adapter
-        if cls is None or getattr(cls, "supports_disk_faults", False):
+        if cls is None or cls.supports_disk_faults:
             return []
-        reason = getattr(cls, "disk_faults_reason", None) or (
+        reason = cls.disk_faults_reason or (
             "its adapter does not declare a data directory written through the C library "
             "(supports_disk_faults = False)"
         )
-        kind = getattr(cls, "kind", "?")
+        kind = cls.kind
         return [
             (
                 "fault",
