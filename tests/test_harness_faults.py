@@ -126,3 +126,47 @@ def test_ctrl_c_reaches_a_run_started_with_sigint_ignored(tmp_path: Path) -> Non
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_a_signal_while_bringing_up_stops_cleanly(sig: int, tmp_path: Path) -> None:
+    """The signal lands while the topology comes up (before the `topology up` note):
+    out within seconds, every process started so far stopped, INCOMPLETE."""
+    results, registry = tmp_path / "results", tmp_path / "registry"
+    proc = subprocess.Popen(
+        [
+            CHAOSKIT,
+            "run",
+            str(ROOT / "experiments" / "smoke.yaml"),
+            "--results",
+            str(results),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, CHAOSKIT_LOCAL_REGISTRY=str(registry)),
+        start_new_session=True,
+    )
+    try:
+        kids: set[int] = set()
+        end = time.monotonic() + 60
+        while not list(registry.glob("*/pids/links.json")):
+            assert proc.poll() is None and time.monotonic() < end, proc.communicate()
+            time.sleep(0.01)
+        kids |= descendants(proc.pid)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 3, (out, err)
+        run_dir = (results / "smoke" / "latest").resolve()
+        events = _events(run_dir)
+        assert not any(e.get("message") == "topology up" for e in events), "landed too late"
+        assert events[-1]["event"] == "run-end" and events[-1]["ok"] is False
+        assert "interrupted" in (run_dir / "INCOMPLETE").read_text()
+        time.sleep(0.2)
+        assert not [k for k in kids | descendants(proc.pid) if alive(k)], "processes left"
+        assert not list(registry.glob("*/pids/*.json")), "the pid registry is emptied"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
