@@ -10,6 +10,9 @@
    --full 10^6) operations over 10-1,000 keys, each checked by a whole command;
    wall time, CPU time and peak memory (max RSS of the command), and the growth
    factor per decade of operations (goal: 10, linear).
+3. The isolation checker: generated strict serializable list-append histories of
+   10^3 / 10^4 (--full: and 10^5) transactions, the same figures per decade
+   (goal: linear, 100,000 transactions well under a minute).
 
     .venv/bin/python -m benchmarks.bench_checker [--porcupine /path/to/porcupine.test]
         [--histories DIR] [--rounds 5] [--full]
@@ -233,6 +236,71 @@ def scaling(full: bool, jobs: int | None = None, smoke: bool = False) -> list[Ro
     return rows
 
 
+def write_txn_generated(path: Path, n_txns: int) -> int:
+    """A strict serializable list-append history (some fail, some end info)."""
+    from chaoskit.testing.txn_simulate import simulate as simulate_txns
+
+    events = simulate_txns(seed=n_txns, n_txns=n_txns, keys=max(5, n_txns // 100), concurrency=10)
+    with path.open("w") as fh:
+        for i, e in enumerate(events):
+            rec = {
+                "index": i,
+                "process": e["process"],
+                "type": e["type"],
+                "f": "txn",
+                "key": None,
+                "value": e["value"],
+                "time": i * 1000,
+            }
+            fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
+    return len(events)
+
+
+TXN_SMOKE = [300, 3_000]
+TXN_QUICK = [1_000, 10_000]
+TXN_FULL = [1_000, 10_000, 100_000]
+
+
+def txn_scaling(full: bool, smoke: bool = False) -> list[Row]:
+    """The isolation checker (list-append) by whole command, per decade of
+    transactions (goal: linear; 100,000 transactions well under a minute)."""
+    rows: list[Row] = []
+    prev: Run | None = None
+    with tempfile.TemporaryDirectory(prefix="bench-txn-") as tmp:
+        for n in TXN_SMOKE if smoke else TXN_FULL if full else TXN_QUICK:
+            path = Path(tmp) / f"t-{n}.jsonl"
+            write_txn_generated(path, n)
+            r = run([*CHAOSKIT, "check", str(path), "--timeout", "10m"])
+            if r.code != 0:
+                raise SystemExit(f"{path}: generated transactions not judged valid")
+            print(
+                f"  {n:>9,} txns: {r.wall_s:7.2f} s wall, {r.cpu_s:7.2f} s CPU, "
+                f"max RSS {r.max_rss_mib:7.0f} MiB",
+                file=sys.stderr,
+            )
+            base = f"{n // 10:,} txns" if prev else ""
+            nan = float("nan")
+            for what, unit, v, b in (
+                ("wall", "s", r.wall_s, prev.wall_s if prev else nan),
+                ("CPU", "s", r.cpu_s, prev.cpu_s if prev else nan),
+                ("max RSS", "MiB", r.max_rss_mib, prev.max_rss_mib if prev else nan),
+            ):
+                rows.append(
+                    Row(
+                        "checker",
+                        f"isolation check {n:,} txns (list-append), {what}",
+                        v,
+                        unit,
+                        base,
+                        b,
+                        False,
+                        10.0 if prev else None,
+                    )
+                )
+            prev = r
+    return rows
+
+
 def quick(
     porcupine: Path | None = None, histories: str | None = None, smoke: bool = False
 ) -> list[Row]:
@@ -242,6 +310,7 @@ def quick(
     if root is not None:
         rows += reference(root, porcupine, rounds=1 if smoke else 3)
     rows += scaling(full=False, smoke=smoke)
+    rows += txn_scaling(full=False, smoke=smoke)
     return rows
 
 
@@ -262,6 +331,7 @@ def main() -> None:
     else:
         rows += reference(root, a.porcupine.resolve() if a.porcupine else None, a.rounds)
     rows += scaling(a.full, a.jobs)
+    rows += txn_scaling(a.full)
     print(render(rows))
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
