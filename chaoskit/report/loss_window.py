@@ -62,8 +62,11 @@ def takeovers(events: list[dict[str, Any]]) -> list[Takeover]:
         kind = e.get("event")
         t = int(e.get("time", 0)) / NS
         if kind == "roles" and not e.get("initial") and e.get("changed"):
-            parts = []
+            parts, seen = [], []
             for role, (old, new) in e["changed"].items():
+                if (old, new) in seen:  # "leader" repeating "primary"
+                    continue
+                seen.append((old, new))
                 parts.append(f"{role} {', '.join(old or ['?'])} -> {', '.join(new)}")
             out.append(Takeover(round(t, 3), "promotion", "; ".join(parts)))
         elif kind == "apply" and str(e.get("kind") or e.get("fault")) in TAKEOVER_FAULTS:
