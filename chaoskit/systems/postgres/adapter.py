@@ -17,6 +17,8 @@ Options (`system:` besides `kind: postgres-patroni`):
   synchronous_node_count: N     synchronous standbys (default 1)
   ttl, loop_wait, retry_timeout Patroni's DCS timings in seconds (default 10, 2, 4)
   maximum_lag_on_failover: B    bytes a replica may lag and still be promoted (1 MiB)
+  isolation: LEVEL              transactions (list-append, rw-register) run at serializable
+                                (default), repeatable-read or read-committed
 
 Roles: `primary` (= `leader`): the holder of Patroni's leader key, read from the
 etcd majority; `replica`: the other PostgreSQL nodes.
@@ -54,7 +56,8 @@ _INT = {
     "maximum_lag_on_failover": 0,
 }
 _LISTS = ("etcd", "witness")
-_KNOWN = {"kind", "primary", *_BOOL, *_INT, *_LISTS}
+_KNOWN = {"kind", "primary", "isolation", *_BOOL, *_INT, *_LISTS}
+ISOLATION = ("serializable", "repeatable-read", "read-committed")  # of txn workloads
 
 
 class PatroniAdapter(SystemAdapter):
@@ -66,7 +69,7 @@ class PatroniAdapter(SystemAdapter):
         "cannot skew it; Patroni's leader lease is a DCS TTL, not a wall-clock comparison"
     )
     role_names = ("replica",)
-    workloads = ("register", "cas-register", "set")
+    workloads = ("register", "cas-register", "set", "list-append", "rw-register")
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         super().__init__(options)
@@ -105,6 +108,9 @@ class PatroniAdapter(SystemAdapter):
             v = options.get(k)
             if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
                 out.append(((k,), f"{v!r} must be a list of node names"))
+        iso = options.get("isolation")
+        if iso is not None and iso not in ISOLATION:
+            out.append((("isolation",), f"{iso!r}; valid: {', '.join(ISOLATION)}"))
         p = options.get("primary")
         if p is not None and not isinstance(p, str):
             out.append((("primary",), f"{p!r} must be a node name"))
@@ -358,7 +364,8 @@ class PatroniAdapter(SystemAdapter):
     def client(self, view: dict[str, dict[str, Endpoint]], region: str, timeout_s: float) -> Client:
         members = [n for n in self.pg_nodes(list(view))]
         local = [m for m in members if m.startswith(f"{region}-")]
-        return PatroniClient(view, local + [m for m in members if m not in local], timeout_s)
+        sql = {"isolation": self.options["isolation"]} if "isolation" in self.options else {}
+        return PatroniClient(view, local + [m for m in members if m not in local], timeout_s, sql)
 
 
 __all__ = ["PatroniAdapter"]
