@@ -145,6 +145,25 @@ def reference(root: Path, porcupine: Path | None, rounds: int) -> list[Row]:
     return rows
 
 
+def generate(kind: str, path: Path, n: int, keys: int = 0) -> None:
+    """Write a generated history in a child process: the max RSS the kernel reports
+    for a command includes its parent's at the fork, so this process stays small."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.bench_checker",
+            "--generate",
+            kind,
+            str(path),
+            str(n),
+            str(keys),
+        ],
+        check=True,
+        cwd=REPO,
+    )
+
+
 def write_generated(path: Path, n_ops: int, keys: int) -> int:
     """A linearizable cas-register history (real registers, crashes included)."""
     from chaoskit.testing.simulate import simulate
@@ -178,7 +197,7 @@ def scaling(full: bool, jobs: int | None = None, smoke: bool = False) -> list[Ro
     with tempfile.TemporaryDirectory(prefix="bench-checker-") as tmp:
         for n, keys in SCALES_SMOKE if smoke else SCALES_FULL if full else SCALES_QUICK:
             path = Path(tmp) / f"h-{n}-{keys}.jsonl"
-            write_generated(path, n, keys)
+            generate("ops", path, n, keys)
             argv = [*CHAOSKIT, "check", str(path), "--model", "cas-register", "--timeout", "10m"]
             if jobs:
                 argv += ["--jobs", str(jobs)]
@@ -269,7 +288,7 @@ def txn_scaling(full: bool, smoke: bool = False) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="bench-txn-") as tmp:
         for n in TXN_SMOKE if smoke else TXN_FULL if full else TXN_QUICK:
             path = Path(tmp) / f"t-{n}.jsonl"
-            write_txn_generated(path, n)
+            generate("txns", path, n)
             r = run([*CHAOSKIT, "check", str(path), "--timeout", "10m"])
             if r.code != 0:
                 raise SystemExit(f"{path}: generated transactions not judged valid")
@@ -323,7 +342,15 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--full", action="store_true", help="also 10^6 operations")
     ap.add_argument("--jobs", type=int, default=None, help="chaoskit check --jobs")
+    ap.add_argument("--generate", nargs=4, help=argparse.SUPPRESS)  # KIND PATH N KEYS
     a = ap.parse_args()
+    if a.generate:
+        kind, path, n, keys = a.generate
+        if kind == "ops":
+            write_generated(Path(path), int(n), int(keys))
+        else:
+            write_txn_generated(Path(path), int(n))
+        return
     rows: list[Row] = []
     root = histories_root(a.histories)
     if root is None:
