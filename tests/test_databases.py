@@ -272,3 +272,40 @@ def test_bad_system_options_name_file_line_and_what_is_valid(
     with pytest.raises(ExperimentError) as ei:
         load_experiment(p, [])
     assert f"{p}:{line}: {field}: " in str(ei.value) and words in str(ei.value), str(ei.value)
+
+
+_DAEMONIZE = """
+import os, subprocess, sys, time
+if os.fork() == 0:  # a program that leaves the node's process group, as Patroni's postmaster does
+    os.setsid()
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    os._exit(0)
+time.sleep(120)
+"""
+
+
+def test_a_killed_node_loses_what_left_its_process_group(tmp_path: Path) -> None:
+    """SIGKILL to the node's process group (the kill fault, a hurried teardown) must also
+    end a process that started its own session: the runner's guard kills what still
+    works in the node's data directory."""
+    (tmp_path / "d.py").write_text(_DAEMONIZE)
+    cfg = {"commands": [[sys.executable, str(tmp_path / "d.py")]], "data_dir": str(tmp_path)}
+    p = subprocess.Popen(
+        [sys.executable, "-m", "chaoskit.systems.peernames", json.dumps(cfg)],
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while len(processes_of(tmp_path)) < 4:  # runner, command, guard, the escaped child
+            assert time.monotonic() < deadline, processes_of(tmp_path)
+            time.sleep(0.1)
+        escaped = [pid for pid, _ in processes_of(tmp_path) if os.getsid(pid) not in (p.pid,)]
+        assert escaped
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    deadline = time.monotonic() + 10
+    while processes_of(tmp_path):
+        assert time.monotonic() < deadline, f"left behind: {processes_of(tmp_path)}"
+        time.sleep(0.1)

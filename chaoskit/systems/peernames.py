@@ -23,6 +23,13 @@ The runner also writes a node's configuration files (only when absent: a system
 that rewrites its own configuration, as Sentinel does, keeps it across restarts),
 may drop root for its commands (PostgreSQL refuses to run as root), and runs its
 commands in its own process group, so stopping the node stops all of them.
+
+Some programs leave that group on purpose: Patroni starts PostgreSQL in a session of
+its own, so that restarting Patroni does not stop the database. A node that is
+killed must lose its database too, so the runner starts a guard in another session:
+when the runner is gone (killed or stopped), the guard kills every process still
+working in the node's data directory (where every command of the node runs), then
+exits.
 """
 
 from __future__ import annotations
@@ -176,6 +183,49 @@ def unreachable_parent(path: Path, uid: int) -> Path | None:
     return None
 
 
+def _processes_in(directory: Path) -> list[int]:
+    """Processes whose working directory is `directory` or below it."""
+    root = str(directory.resolve())
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{d}/cwd").removesuffix(" (deleted)")
+        except OSError:
+            continue
+        if cwd == root or cwd.startswith(root + "/"):
+            out.append(int(d))
+    return out
+
+
+def guard(data_dir: Path) -> int:
+    """Wait until stdin (a pipe only the runner holds) reaches end of file, i.e. the
+    runner is gone, then kill every process still working in the node's data
+    directory (every command of a node runs there; PostgreSQL in a subdirectory)."""
+    while os.read(sys.stdin.fileno(), 4096):
+        pass
+    for pid in _processes_in(data_dir):
+        if pid != os.getpid():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    return 0
+
+
+def _start_guard(data_dir: Path) -> None:
+    r, w = os.pipe()  # w stays with the runner alone (not inheritable)
+    subprocess.Popen(
+        [sys.executable, "-m", "chaoskit.systems.peernames", "--guard", str(data_dir)],
+        stdin=r,
+        stdout=subprocess.DEVNULL,
+        cwd="/",
+        start_new_session=True,  # outside the node's group: it outlives a kill of the node
+    )
+    os.close(r)
+
+
 def run(cfg: dict[str, Any]) -> int:
     data_dir = Path(cfg["data_dir"])
     user = cfg.get("user")
@@ -210,6 +260,7 @@ def run(cfg: dict[str, Any]) -> int:
         # Go programs (etcd) resolve names themselves unless told to ask libc.
         env["GODEBUG"] = ",".join(x for x in (env.get("GODEBUG", ""), "netdns=cgo") if x)
     _start_relays([tuple(r) for r in cfg.get("relays", [])])
+    _start_guard(data_dir)
     if owner is not None:
         env.update(HOME=str(data_dir), USER=user, LOGNAME=user)
     children = [
@@ -245,4 +296,6 @@ def run(cfg: dict[str, Any]) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--guard":
+        sys.exit(guard(Path(sys.argv[2])))
     sys.exit(run(json.loads(sys.argv[1])))
