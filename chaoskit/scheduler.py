@@ -109,6 +109,12 @@ class Scheduler:
             if self.on_error:
                 self.on_error(msg)
 
+    def _heal(self, handle: FaultHandle, source: str) -> None:
+        """Heal on schedule; a heal that failed (heal-failed in events.jsonl) is an error
+        of the schedule, so the run ends broken rather than judged as if it healed."""
+        if not self.manager.heal(handle, source):
+            raise RuntimeError(f"heal of {handle.id} ({handle.kind}) failed: {handle.heal_error}")
+
     def _apply(self, spec: FaultSpec, fault_id: str, source: str) -> FaultHandle:
         return self.manager.apply(spec.kind, dict(spec.params), fault_id=fault_id, source=source)
 
@@ -117,7 +123,7 @@ class Scheduler:
         h = self._apply(item.fault, fault_id, source)
         if item.for_s is not None:
             if not self._sleep_for(float(item.for_s)):
-                self.manager.heal(h, source)
+                self._heal(h, source)
 
     def _run_timed(self, item: Timed, index: int) -> None:
         if self._sleep_until(float(item.at_s or 0.0)):
@@ -155,5 +161,5 @@ class Scheduler:
             n += 1
             if self._sleep_for(hold):
                 return
-            self.manager.heal(h, "random")
+            self._heal(h, "random")
             t = max(t + interval, self.elapsed_s())
