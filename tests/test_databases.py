@@ -198,9 +198,13 @@ def test_ctrl_c_leaves_no_node_sentinel_or_member(results: Path) -> None:
         assert not [k for k in kids if alive(k)], "processes left behind"
         assert not processes_of(run_dir)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        if proc.poll() is None:  # the test failed midway: still tear the run down
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 def test_a_node_that_cannot_start_fails_the_run_with_its_name_and_log(tmp_path: Path) -> None:
