@@ -19,7 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("chaoskit.experiment.init_cli:init", "Write a commented starter experiment."),
     "latency": ("chaoskit.topology.cli:latency", "Print the RTT matrix between named locations."),
     "links": ("chaoskit.links.cli:links", "The Toxiproxy-compatible link server."),
-    "check": ("chaoskit.checker.cli:check", "Check histories for linearizability."),
+    "check": (
+        "chaoskit.checker.cli:check",
+        "Check histories: linearizability, or isolation of transactions.",
+    ),
     "bench": ("chaoskit.bench_cli:bench", "Run the quick benchmarks: one table of ratios."),
     "report": ("chaoskit.report.cli:report", "Render (or compare) a run's report."),
     "image": ("chaoskit.backends.docker.cli:image", "Build the node image (offline if needed)."),
@@ -82,7 +85,8 @@ def cli() -> None:
     """chaoskit: chaos experiments for geo-distributed systems.
 
     Regions joined by Toxiproxy links with real-world latency, a fault schedule,
-    Locust load from every region, and a linearizability verdict at the end.
+    Locust load from every region, and verdicts at the end: linearizability or
+    isolation, lost writes, recovery time, availability.
     """
 
 

@@ -164,3 +164,19 @@ def test_elle_histories_without_process_or_f(tmp_path):
     p.write_text("\n".join(lines) + "\n")
     r = CliRunner().invoke(check, [str(p), "--consistency", "snapshot-isolation"])
     assert r.exit_code == 1 and "G-single x1" in r.output, r.output
+
+
+def test_many_anomalies_are_summarised_in_the_terminal_and_all_in_json(tmp_path):
+    records = []
+    for i in range(5):  # five independent write skews, on keys x<i> / y<i>
+        x, y, p = f"x{i}", f"y{i}", 3 * i
+        for r in WRITE_SKEW:
+            value = [[f, {"x": x, "y": y}[k], v] for f, k, v in r["value"]]
+            records.append({**r, "process": r["process"] + p, "value": value})
+    p = _write(tmp_path, records)
+    r = CliRunner().invoke(check, [str(p), "--model", "list-append"])
+    assert r.exit_code == 1, r.output
+    assert "G2-item x5" in r.output
+    assert r.output.count("  G2-item: ") == 3 and "... and 2 more G2-item" in r.output
+    r = CliRunner().invoke(check, [str(p), "--model", "list-append", "--json"])
+    assert len(json.loads(r.output)["files"][0]["anomalies"]) == 5, r.output

@@ -225,3 +225,27 @@ def test_clock_skew_is_visible(backend: LocalBackend, tmp_path: Path, need_faket
     with pytest.raises(RuntimeError, match="libfaketime"):
         backend.start_node("n2", NodeSpec(argv=["python3", s]))
         backend.set_clock_offset("n2", 1000)
+
+
+def test_relative_results_root_gives_nodes_absolute_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `chaoskit run` defaults to `--results results`; a node runs in its data
+    # directory, so a relative {data_dir} would point below itself
+    monkeypatch.chdir(tmp_path)
+    be = LocalBackend(Path("results") / "run", registry_root=tmp_path / "registry")
+    be._write_owner()
+    try:
+        s = _script(
+            tmp_path,
+            "writer",
+            "import sys, pathlib, time\npathlib.Path(sys.argv[1], 'x').write_text('1')\n"
+            "time.sleep(60)\n",
+        )
+        be.start_node("n1", NodeSpec(argv=["python3", s, "{data_dir}"]))
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "results/run/data/n1/x").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (tmp_path / "results/run/data/n1/x").read_text() == "1"
+    finally:
+        be.down()

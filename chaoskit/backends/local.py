@@ -111,7 +111,9 @@ class LocalBackend(Backend):
         links_url: str | None = None,
         faketime_root: str | Path | None = None,
     ) -> None:
-        self.run_dir = Path(run_dir)
+        # absolute: a node runs in its data directory, so a relative results root
+        # (`--results results`, the default) would name another place from there
+        self.run_dir = Path(run_dir).absolute()
         self.run_id = run_id or f"run-{uuid.uuid4().hex[:12]}"
         self.python = python or sys.executable
         self.host = host

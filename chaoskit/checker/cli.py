@@ -181,8 +181,8 @@ def check(
     transactional history (f "txn") for isolation anomalies under --consistency.
 
     A run's directory (results/<experiment>/<timestamp>, or results/<experiment>
-    for its latest run) means its history.jsonl. Exit status: 0 all linearizable,
-    1 any not linearizable, 3 any unknown (time or memory bound hit, or nothing
+    for its latest run) means its history.jsonl. Exit status: 0 all linearizable
+    (or free of the anomalies --consistency forbids), 1 any not, 3 any unknown (time or memory bound hit, or nothing
     to check: no operation completed ok), 2 bad usage or a bad file.
     --allow-empty lets a file with no operations at all pass.
 

@@ -148,7 +148,8 @@ def render(path: Path, locations: list[str], system: str = "geokv", nodes: int =
     show_default=True,
     help="The system under test: geokv with majority quorums, geokv active-active (lww), "
     "geokv with home regions (unit), real etcd (docker backend), or a server described "
-    "in YAML (generic).",
+    "in YAML (generic). Other kinds (`chaoskit systems`) start from their shipped "
+    "experiment in experiments/.",
 )
 @click.option(
     "--nodes",

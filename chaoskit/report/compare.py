@@ -81,6 +81,8 @@ def compare(a_dir: Path, b_dir: Path) -> Comparison:
     for reg, _ in order:
         if reg not in regions:
             regions.append(reg)
+    if "*" in regions:  # all regions after the regions of either run
+        regions.append(regions.pop(regions.index("*")))
     order.sort(key=lambda k: (regions.index(k[0]), rank.get(k[1], 1), k[1]))
     rows = []
     for k in order:
@@ -122,7 +124,7 @@ def glance(c: dict) -> list[tuple[str, str, str]]:
     tot = next(
         (r for r in sc.get("rows", []) if r.get("region") == "*" and r.get("phase") == "all"), {}
     )
-    lin = (c.get("linearizability") or {}).get("verdict", "not checked")
+    what, lin = consistency_of(c)
     lost = c.get("lost_writes") or {}
     n_lost = lost.get("count", 0) or 0
     age = lost.get("oldest_age_s")
@@ -139,7 +141,7 @@ def glance(c: dict) -> list[tuple[str, str, str]]:
 
     return [
         ("verdict", verdict_of(c), "r-hi" if c.get("passed") else "r-lo"),
-        ("linearizability", lin, "r-hi" if lin == "linearizable" else "r-lo"),
+        (what, lin, "r-hi" if lin in ("linearizable", "valid") else "r-lo"),
         (
             "acknowledged writes lost",
             f"{n_lost}" + (f" (oldest {age:.2f} s before its fault)" if n_lost and age else ""),
@@ -151,6 +153,15 @@ def glance(c: dict) -> list[tuple[str, str, str]]:
         ("worst RTO", *worst),
         ("requests", str(tot.get("requests", "–")), ""),
     ]  # fmt: skip
+
+
+def consistency_of(c: dict) -> tuple[str, str]:
+    """("linearizability", its verdict) or, for a transactional run, ("isolation",
+    its verdict under the consistency model checked)."""
+    lin, iso = c.get("linearizability"), c.get("isolation")
+    if not lin and iso:
+        return "isolation", f"{iso.get('verdict', 'error')} ({iso.get('consistency', '?')})"
+    return "linearizability", (lin or {}).get("verdict", "not checked")
 
 
 def verdict_of(c: dict) -> str:
@@ -172,12 +183,12 @@ def print_table(cmp: Comparison) -> None:
     con = console()
     con.print(
         f"[bold]A[/] {cmp.a.label}: {verdict_of(cmp.a.check)}, "
-        f"linearizability {(cmp.a.check.get('linearizability') or {}).get('verdict', 'not checked')}, "
+        f"{' '.join(consistency_of(cmp.a.check))}, "
         f"lost writes {(cmp.a.check.get('lost_writes') or {}).get('count', 0)}"
     )
     con.print(
         f"[bold]B[/] {cmp.b.label}: {verdict_of(cmp.b.check)}, "
-        f"linearizability {(cmp.b.check.get('linearizability') or {}).get('verdict', 'not checked')}, "
+        f"{' '.join(consistency_of(cmp.b.check))}, "
         f"lost writes {(cmp.b.check.get('lost_writes') or {}).get('count', 0)}"
     )
     t = Table(title="scorecard A vs B", show_lines=False)

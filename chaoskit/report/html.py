@@ -110,6 +110,25 @@ def _lin_view(lin: dict | None) -> tuple[str, str, str]:
     return v.replace("-", " "), cls, " · ".join(detail)
 
 
+def _isolation_view(report: CheckReport) -> tuple[str, str, str]:
+    """The headline card of a transactional run: the isolation verdict, the anomaly
+    classes found, and whether the experiment expected them."""
+    iso = report.isolation or {}
+    v = str(iso.get("verdict", "error"))
+    cls = {"valid": "good", "invalid": "bad", "unknown": "warn"}.get(v, "bad")
+    detail = [f"under {iso.get('consistency', '?')}"]
+    if iso.get("anomaly_types"):
+        detail.append(", ".join(iso["anomaly_types"]) + " found")
+    if iso.get("txns") is not None:
+        detail.append(f"{iso['txns']} transactions")
+    if v == "error":
+        detail.append(str(iso.get("explanation", ""))[:120])
+    held = [r.passed for r in report.results if r.check == "isolation"]
+    if v == "invalid" and held and held[0]:
+        detail.insert(0, "expected by this experiment")
+    return v, cls, " · ".join(detail)
+
+
 def _expected_outcomes(report: CheckReport) -> dict[str, str]:
     """Words for the headline when the experiment expects a weakness (expect: false,
     lost_writes.min): whether it showed, as expected, or not."""
@@ -170,6 +189,10 @@ def render_report(report: CheckReport, run: RunData, lin_html: str | None = None
     expected = _expected_outcomes(report)
     if "linearizable" in expected:
         lin_detail = " · ".join(x for x in (expected["linearizable"], lin_detail) if x)
+    lin_title = "Linearizability"
+    if not report.linearizability and report.isolation:  # a transactional run
+        lin_title = "Isolation"
+        lin_verdict, lin_class, lin_detail = _isolation_view(report)
     all_row = sc.row(ALL_REGIONS, "all")
     rto_index = {(r.fault, r.region): r for r in sc.rto}
     topo = report.topology or {"regions": [], "pairs": []}
@@ -183,6 +206,7 @@ def render_report(report: CheckReport, run: RunData, lin_html: str | None = None
             total_ops=len(run.load_ops),
             generated=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(report.generated_at)),
             lin=report.linearizability,
+            lin_title=lin_title,
             lin_verdict=lin_verdict,
             lin_class=lin_class,
             lin_detail=lin_detail,

@@ -278,10 +278,12 @@ def timeline(run: RunData, loss_windows: list | None = None) -> str:
         near_next = k + 1 < len(shown) and shown[k + 1]["time"] / NS - t < gap
         near_prev = k > 0 and t - shown[k - 1]["time"] / NS < gap
         # Two close milestones: the first label ends at its line, the second starts at its.
+        # (An offset, not padding spaces: SVG collapses leading and trailing blanks.)
         ha = "right" if near_next else ("left" if near_prev else "center")
-        ax.text(
-            t, 1.0, f" {marks[ev['event']]} ", transform=ax.get_xaxis_transform(),
-            fontsize=7.5, color="#5b6670", ha=ha, va="bottom",
+        ax.annotate(
+            marks[ev["event"]], xy=(t, 1.0), xycoords=ax.get_xaxis_transform(),
+            xytext=({"right": -3, "left": 3, "center": 0}[ha], 1), textcoords="offset points",
+            fontsize=7.5, color="#5b6670", ha=ha, va="bottom", annotation_clip=False,
         )  # fmt: skip
     if not faults:
         ax.text(

@@ -8,6 +8,7 @@ Links cut inside a region (zone and node-group faults) mark the nodes on both en
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from chaoskit.faults.base import ACTS_ON_NODES, CUTS_LINKS
@@ -85,18 +86,26 @@ def topology_dict(topology: Any, run: RunData | None, link_state: dict | None = 
         a, b = node_region.get(p[0], p[0]), node_region[p[1]]  # source: a region or a node
         return None if a == b else ((a, b) if a < b else (b, a))
 
+    per_region = Counter(node_region.values())
     if run is not None:
         for f in run.faults:
             touched = set()
+            node_pairs: dict[tuple[str, str], set[frozenset[str]]] = {}
             for link in (f.targets or {}).get("links", []) or []:
                 k = pair_of(str(link))
                 if k:
                     touched.add(k)
+                    src, dst = _parse_link(str(link)) or ("", "")
+                    if src in node_region:  # a node's link to a node of another region
+                        node_pairs.setdefault(k, set()).add(frozenset((src, dst)))
             if not touched and f.kind == "cut-region" and f.params.get("region"):
                 touched = {k for k in pairs if f.params["region"] in k}
             for k in touched:
                 if k in pairs and effect_of(f.kind) == CUTS_LINKS:
-                    pairs[k]["cut_by"].append(f.id)
+                    # a zone or node-group fault may cut only some nodes of the two regions
+                    cut, total = len(node_pairs.get(k, ())), per_region[k[0]] * per_region[k[1]]
+                    part = f" ({cut} of {total} node pairs)" if 0 < cut < total else ""
+                    pairs[k]["cut_by"].append(f.id + part)
     # Nodes a fault acted on (kill, stop, pause, clock-skew: ACTS_ON_NODES).
     node_faults: dict[str, list[str]] = {}
     if run is not None:

@@ -32,13 +32,22 @@ def txn_workload(history: History, model: str) -> str | None:
     return "list-append"
 
 
+TEXT_PER_KIND = 3  # explained anomalies per class in the terminal; --json/--html give all
+
+
 def text_lines(result: IsolationResult, path: str) -> list[str]:
     line = f"{path}: {result.summary()} ({result.elapsed_s:.3f} s)"
     if result.verdict == "unknown":
         line += f": {result.reason}"
     out = [line]
+    shown: dict[str, int] = {}
     for a in result.anomalies:
-        out.append(f"  {a.kind}: {a.explanation}")
+        shown[a.kind] = shown.get(a.kind, 0) + 1
+        if shown[a.kind] <= TEXT_PER_KIND:
+            out.append(f"  {a.kind}: {a.explanation}")
+    for kind, n in shown.items():
+        if n > TEXT_PER_KIND:
+            out.append(f"  ... and {n - TEXT_PER_KIND} more {kind} (every one: --json or --html)")
     if result.allowed:
         kinds = sorted({a.kind for a in result.allowed})
         out.append(f"  also found, allowed by {result.consistency}: {', '.join(kinds)}")

@@ -1,0 +1,54 @@
+"""`chaoskit report A --compare B` between runs of different shapes: the all-regions
+rows come after every region of either run, and a transactional run is summed up by
+its isolation verdict rather than "linearizability not checked"."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from chaoskit.report.compare import compare, glance
+
+
+def _row(region: str, phase: str, requests: int) -> dict:
+    return {"region": region, "phase": phase, "label": phase, "requests": requests}
+
+
+def _run(root: Path, name: str, check: dict) -> Path:
+    d = root / name / "20260101T000000Z"
+    d.mkdir(parents=True)
+    (d / "check.json").write_text(json.dumps(check))
+    return d
+
+
+def test_all_regions_last_and_isolation_verdict(tmp_path: Path) -> None:
+    txn = _run(
+        tmp_path,
+        "iso",
+        {
+            "passed": True,
+            "isolation": {"verdict": "invalid", "consistency": "serializable"},
+            "scorecard": {"rows": [_row("shanghai", "all", 10), _row("*", "all", 10)]},
+        },
+    )
+    kv = _run(
+        tmp_path,
+        "kv",
+        {
+            "passed": True,
+            "linearizability": {"verdict": "linearizable"},
+            "scorecard": {"rows": [_row("beijing", "all", 5), _row("*", "all", 5)]},
+        },
+    )
+    cmp = compare(txn, kv)
+    assert [(r.region, r.phase) for r in cmp.rows] == [
+        ("shanghai", "all"),
+        ("beijing", "all"),
+        ("*", "all"),
+    ]
+    first = {what: text for what, text, _ in glance(cmp.a.check)}
+    assert first.get("isolation") == "invalid (serializable)", first
+    assert "linearizability" not in first
+    assert {what: text for what, text, _ in glance(cmp.b.check)}["linearizability"] == (
+        "linearizable"
+    )
