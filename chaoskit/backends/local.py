@@ -298,6 +298,9 @@ class LocalBackend(Backend):
     def data_dir(self, node: str) -> Path:
         return self.run_dir / "data" / node
 
+    def host_data_dir(self, node: str) -> Path:
+        return self.data_dir(node)
+
     def clock_file(self, node: str) -> Path:
         return self.registry / "clock" / f"{node}.faketime"
 
@@ -307,9 +310,7 @@ class LocalBackend(Backend):
             if old is not None and old.popen.poll() is None:
                 raise RuntimeError(f"node {node} is already running (pid {old.popen.pid})")
             data_dir = self.data_dir(node)
-            if spec.clean_data and data_dir.exists():
-                shutil.rmtree(data_dir)
-            data_dir.mkdir(parents=True, exist_ok=True)
+            self.prepare_data_dir(data_dir, spec.clean_data)
 
             def subst(s: str) -> str:
                 return s.replace("{data_dir}", str(data_dir))
@@ -472,6 +473,8 @@ class LocalBackend(Backend):
             if not survivors:
                 shutil.rmtree(self.registry, ignore_errors=True)
                 shutil.rmtree(self.run_dir / "pids", ignore_errors=True)
+            if self.data_size_mb:  # a tmpfs keeps nothing: kept data would be empty
+                td.step("unmount data", lambda: self.release_data_dirs(self.run_dir / "data"), 10.0)
             if not self.keep_data:
                 td.step(
                     "remove data",

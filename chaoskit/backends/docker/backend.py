@@ -297,10 +297,8 @@ class DockerBackend(Backend):
             self._remove_node_container(node)
             lay = self.layout
             region = self._node_region(node)
-            data = self.workdir / "data" / safe(node)
-            if spec.clean_data and data.exists():
-                shutil.rmtree(data)
-            data.mkdir(parents=True, exist_ok=True)
+            data = self.host_data_dir(node)
+            self.prepare_data_dir(data, spec.clean_data)
             binds = {str(data): {"bind": DATA_DIR, "mode": "rw"}}
             env = {k: v.replace("{data_dir}", DATA_DIR) for k, v in spec.env.items()}
             argv = [a.replace("{data_dir}", DATA_DIR) for a in spec.argv]
@@ -357,6 +355,9 @@ class DockerBackend(Backend):
         if not self.node_links or self._topology is None:
             return None
         return dplan.node_hosts(self._topology, self.layout, node)
+
+    def host_data_dir(self, node: str) -> Path:
+        return self.workdir / "data" / safe(node)
 
     def client_for(self, region: str) -> Any:
         """The engine that carries `region` (one engine here; several in MultiEngineBackend)."""
@@ -521,6 +522,12 @@ class DockerBackend(Backend):
                     teardown_run(other, self.run_id, td, self.deadlines)
             self._containers.clear()
             self._links = None
+            if self.data_size_mb:
+                td.step(
+                    "unmount data",
+                    lambda: self.release_data_dirs(self.workdir / "data"),
+                    self.deadlines.list_s,
+                )
             td.step("remove work dir", self._cleanup_workdir, self.deadlines.list_s)
             self._report = td.finish()
             return self._report
