@@ -41,7 +41,7 @@ from pathlib import Path
 from chaoskit.atomic import atomic_write_text
 from chaoskit.backends.base import Backend, NodeSpec
 from chaoskit.backends.clockrate import REAL_TIME, drift_spec
-from chaoskit.backends.diskfault import diskfault_env
+from chaoskit.backends.diskfault import diskfault_env, shim_path
 from chaoskit.backends.faketime import find_libfaketime, missing_message
 from chaoskit.backends.teardown import Teardown, TeardownReport
 from chaoskit.procgroup import killpg_quiet
@@ -338,7 +338,12 @@ class LocalBackend(Backend):
                 env["FAKETIME_NO_CACHE"] = "1"
                 env.pop("DONT_FAKE_MONOTONIC", None)
             if self.disk_faults:
-                env |= diskfault_env(env.get("LD_PRELOAD", ""), self.disk_control(node), data_dir)
+                env |= diskfault_env(
+                    env.get("LD_PRELOAD", ""),
+                    self.disk_control(node),
+                    data_dir,
+                    str(self._readable_shim()),
+                )
             proc = self._spawn(node, argv, env, self.node_log(node), data_dir)
         # A node that dies at once (bad argv, port in use) is reported here, with its log.
         time.sleep(0.02)
@@ -425,6 +430,20 @@ class LocalBackend(Backend):
             else drift_spec(proc.popen.pid, offset_ms, rate)
         )
         self._write_clock(cf, spec)
+
+    def _readable_shim(self) -> Path:
+        """The disk-fault shim copied into the run's registry, where a node that runs as
+        another user (PostgreSQL as `postgres`) can load it: the build cache is in the
+        harness user's home, which other users cannot enter (ld.so then ignores the
+        preload and the node runs without the shim)."""
+        path = self.registry / "diskfault.so"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            shutil.copyfile(shim_path(), tmp)
+            tmp.chmod(0o755)
+            os.replace(tmp, path)
+        return path
 
     def disk_control(self, node: str) -> Path:
         return self.registry / "disk" / f"{node}.ctl"
