@@ -29,7 +29,7 @@ from rich.console import Console
 
 from chaoskit.cluster import Cluster
 from chaoskit.events import EventLog
-from chaoskit.faults.disk import DISK_FAULTS
+from chaoskit.faults.disk import DISK_FAULTS, data_size_mb
 from chaoskit.progress import Progress
 from chaoskit.results import RunDir
 from chaoskit.rolewatch import RoleWatch
@@ -406,6 +406,7 @@ def run_experiment(
         progress.start()
         be = make_backend(backend_name, run, experiment, engines, faketime_root)
         be.disk_faults = any(f.kind in DISK_FAULTS for f in experiment.all_faults())
+        be.data_size_mb = data_size_mb(experiment.all_faults())
         cluster = Cluster(
             experiment.topology,
             adapter,

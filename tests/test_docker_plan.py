@@ -94,3 +94,39 @@ def test_helpers():
     s = short_run_id(long)
     assert len(s) <= 21 and s != short_run_id(long + "x")
     assert short_run_id("abc") == "abc"
+
+
+def test_node_links_listen_on_each_node_source_ip():
+    t = topo()
+    ports = ("client", "peer")
+    lay = dplan.layout(t, ports, dplan.pick_subnets(t.region_names, (), "run-1"))
+    plan = dplan.address_plan(t, ports, lay, node_links=True)
+    node_links = plan.node_links
+    # one per (node, peer, port)
+    assert len(node_links) == len(t.nodes) * (len(t.nodes) - 1) * 2
+    sources = set(lay.source_ip.values())
+    assert len(sources) == len(t.nodes) and not sources & set(lay.node_ip.values())
+    for s in node_links:
+        assert s.listen == dplan.Endpoint(
+            lay.source_ip[s.source_node], lay.ports[s.dest_node][s.port]
+        )
+        assert ipaddress.ip_address(s.listen.host) in ipaddress.ip_network(
+            lay.nets[s.source_region].subnet
+        )
+        assert s.upstream == plan.node_bind[s.dest_node][s.port]
+        assert s.latency == t.node_rtt(s.source_node, s.dest_node)
+    # every listen address is distinct (the links container binds them all)
+    assert len({s.listen for s in plan.links.values()}) == len(plan.links)
+    # the host reaches even its own region's nodes through the region's client links
+    assert plan.client_view("r1", "client")["r1-1"].host == lay.nets["r1"].links_ip
+    assert dplan.node_hosts(t, lay, "r1-1") == {
+        n.name: lay.source_ip["r1-1"] for n in t.nodes if n.name != "r1-1"
+    }
+
+
+def test_node_links_refused_past_the_source_ips_of_a_region():
+    t = build_topology({"r1": {"location": "beijing", "zones": {"r1-a": 130}}})
+    lay = dplan.layout(t, ("p",), dplan.pick_subnets(t.region_names, (), "x"))
+    assert len(dplan.address_plan(t, ("p",), lay).links) == 0
+    with pytest.raises(ValueError, match="at most 122 per region"):
+        dplan.address_plan(t, ("p",), lay, node_links=True)

@@ -1,5 +1,6 @@
-"""A real 3-region Docker topology: DNS through the links container, link latency
-between containers, cut-region both ways and heal, libfaketime in a geokv container."""
+"""A real 3-region Docker topology: peer names through each node's own links, link
+latency between containers (regions and zones), cut-region and a cut between two
+nodes of one region both ways and heal, libfaketime in a geokv container."""
 
 from __future__ import annotations
 
@@ -53,12 +54,12 @@ def cluster():
 
     topo = build_topology(
         {
-            "r1": {"location": "beijing", "zones": {"r1-a": 1}},
+            "r1": {"location": "beijing", "zones": {"r1-a": 1, "r1-b": 1}},
             "r2": {"location": "shanghai", "zones": {"r2-a": 1}},
             "r3": {"location": "xian", "zones": {"r3-a": 1}},
         },
         clients={"r1": 1, "r2": 1, "r3": 1},
-        latency={("r1", "r2"): Latency(40.0, 0.0)},
+        latency={("r1", "r2"): Latency(40.0, 0.0), ("r1-a", "r1-b"): Latency(20.0, 0.0)},
     )
 
     class SkewedGeoKV(GeoKVAdapter):
@@ -78,24 +79,49 @@ def cluster():
         assert not backend.workdir.exists()
 
 
-def test_names_resolve_to_the_link_or_the_node(cluster):
+def test_peer_names_resolve_to_the_node_own_links(cluster):
     b, plan = cluster.backend, cluster.plan
-    for src in ("r1-1", "r2-1", "r3-1"):
-        src_region = cluster.topology.node(src).region
-        for dest in ("r1-1", "r2-1", "r3-1"):
+    for src in ("r1-1", "r1-2", "r2-1", "r3-1"):
+        source_ip = b.layout.source_ip[src]
+        for dest in ("r1-1", "r1-2", "r2-1", "r3-1"):
+            if dest == src:
+                continue
             rc, out = b.exec(src, ["getent", "hosts", dest])
             assert rc == 0, out
             ip = out.split()[0]
-            if cluster.topology.node(dest).region == src_region:
-                assert ip == b.node_ip(dest)
-            else:
-                assert ip == b.links_ip(src_region)
-                # the link listening there is this (region, node) pair's proxy
-                spec = plan.links[(src_region, dest, "http")]
-                assert str(spec.listen) == f"{ip}:{plan.node_bind[dest]['http'].port}"
-    # the host reaches a region's nodes on the region's path (plan.outside)
+            assert ip == source_ip
+            # the link listening there is this (node, peer) pair's proxy
+            spec = plan.links[(src, dest, "http")]
+            assert str(spec.listen) == f"{ip}:{plan.node_bind[dest]['http'].port}"
+    # the host reaches every node through its region's client links (plan.outside)
     view = plan.client_view("r1")
-    assert view["r1-1"].host == b.node_ip("r1-1") and view["r2-1"].host == b.links_ip("r1")
+    assert view["r1-1"].host == b.links_ip("r1") and view["r2-1"].host == b.links_ip("r1")
+
+
+def test_20ms_between_zones_of_one_region(cluster):
+    port = cluster.plan.node_bind["r1-2"]["http"].port
+    rtt = probe(cluster.backend, "r1-1", "r1-2", port, n=7)
+    assert None not in rtt, rtt
+    assert min(rtt) >= 18.0 and statistics.median(rtt) <= 80.0, rtt
+
+
+def test_cut_between_two_nodes_of_one_region_and_heal(cluster):
+    from chaoskit.faults.domains import links_between_nodes
+    from chaoskit.links.control import LinkControl
+
+    b, plan = cluster.backend, cluster.plan
+    names = [s.name for s in links_between_nodes(plan, {"r1-1"}, {"r1-2"})]
+    p1, p2 = plan.node_bind["r1-1"]["http"].port, plan.node_bind["r1-2"]["http"].port
+    with LinkControl(b.api_url, token=b.links_token) as links:
+        links.cut(names)
+        try:
+            assert probe(b, "r1-1", "r1-2", p2, n=2, timeout=1.0) == [None, None]
+            assert probe(b, "r1-2", "r1-1", p1, n=2, timeout=1.0) == [None, None]
+            assert None not in probe(b, "r1-2", "r2-1", plan.node_bind["r2-1"]["http"].port)
+        finally:
+            links.heal(names)
+    assert None not in probe(b, "r1-1", "r1-2", p2, n=2)
+    assert None not in probe(b, "r1-2", "r1-1", p1, n=2)
 
 
 def test_40ms_link_measures_40ms_between_containers(cluster):

@@ -38,6 +38,7 @@ REFUSED = {
     "etcd-two-cities-degrade": "degrade-quorum",
     "two-cities-three-centres": "degrade-quorum",
     "zone-lost": "cut-zone",  # mode refuse: a partition only drops packets
+    "postgres-fsync-eio": "disk-error",
 }
 
 

@@ -8,11 +8,13 @@ safe to call at any point, twice, and after a partial `up()`.
 
 from __future__ import annotations
 
+import shutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaoskit.backends import datafs
 from chaoskit.backends.teardown import TeardownReport
 from chaoskit.topology.model import AddressPlan, Topology
 
@@ -60,6 +62,11 @@ class Backend(ABC):
         host processes, as in containers)."""
         return {}
 
+    # Each node's data directory on its own tmpfs of this many MiB (None: a plain
+    # directory); set before up() when the experiment fills disks
+    # (chaoskit.backends.datafs).
+    data_size_mb: int | None = None
+
     @abstractmethod
     def plan(self, topology: Topology, ports: tuple[str, ...]) -> AddressPlan:
         """Assign every node and link its addresses (no side effects)."""
@@ -103,6 +110,36 @@ class Backend(ABC):
     def set_disk_fault(self, node: str, control: str | None) -> None:
         """Switch the node's disk-fault shim: the control file's text, None = no fault."""
         raise NotImplementedError(f"{type(self).__name__} has no disk faults")
+
+    def host_data_dir(self, node: str) -> Path:
+        """The node's data directory as the harness's host sees it."""
+        raise NotImplementedError(f"{type(self).__name__} has no host data directories")
+
+    def prepare_data_dir(self, path: Path, clean: bool) -> None:
+        """Create a node's data directory (wiped when `clean`): a size-limited tmpfs
+        when `data_size_mb` is set, mounted once and kept across restarts."""
+        if self.data_size_mb:
+            datafs.mount(path, self.data_size_mb)
+            if clean:
+                datafs.clear(path)
+            return
+        if clean and path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True, exist_ok=True)
+
+    def release_data_dirs(self, root: Path) -> None:
+        """Unmount the size-limited data directories under `root` (teardown)."""
+        if self.data_size_mb and root.is_dir():
+            for path in root.iterdir():
+                datafs.unmount(path)
+
+    def fill_data_dir(self, node: str) -> int:
+        """Fill the node's size-limited data directory (disk-full); returns bytes taken."""
+        return datafs.fill(self.host_data_dir(node))
+
+    def free_data_dir(self, node: str) -> None:
+        """Undo fill_data_dir."""
+        datafs.free(self.host_data_dir(node))
 
     def set_clock_rate(self, node: str, offset_ms: float, rate: float) -> None:
         """From now on the node's clock reads real time + offset_ms and runs at `rate`

@@ -41,7 +41,7 @@ from pathlib import Path
 from chaoskit.atomic import atomic_write_text
 from chaoskit.backends.base import Backend, NodeSpec
 from chaoskit.backends.clockrate import REAL_TIME, drift_spec
-from chaoskit.backends.diskfault import diskfault_env
+from chaoskit.backends.diskfault import diskfault_env, shim_path
 from chaoskit.backends.faketime import find_libfaketime, missing_message
 from chaoskit.backends.teardown import Teardown, TeardownReport
 from chaoskit.procgroup import killpg_quiet
@@ -300,6 +300,9 @@ class LocalBackend(Backend):
     def data_dir(self, node: str) -> Path:
         return self.run_dir / "data" / node
 
+    def host_data_dir(self, node: str) -> Path:
+        return self.data_dir(node)
+
     def clock_file(self, node: str) -> Path:
         return self.registry / "clock" / f"{node}.faketime"
 
@@ -309,9 +312,7 @@ class LocalBackend(Backend):
             if old is not None and old.popen.poll() is None:
                 raise RuntimeError(f"node {node} is already running (pid {old.popen.pid})")
             data_dir = self.data_dir(node)
-            if spec.clean_data and data_dir.exists():
-                shutil.rmtree(data_dir)
-            data_dir.mkdir(parents=True, exist_ok=True)
+            self.prepare_data_dir(data_dir, spec.clean_data)
 
             def subst(s: str) -> str:
                 return s.replace("{data_dir}", str(data_dir))
@@ -339,7 +340,12 @@ class LocalBackend(Backend):
                 env["FAKETIME_NO_CACHE"] = "1"
                 env.pop("DONT_FAKE_MONOTONIC", None)
             if self.disk_faults:
-                env |= diskfault_env(env.get("LD_PRELOAD", ""), self.disk_control(node), data_dir)
+                env |= diskfault_env(
+                    env.get("LD_PRELOAD", ""),
+                    self.disk_control(node),
+                    data_dir,
+                    str(self._readable_shim()),
+                )
             proc = self._spawn(node, argv, env, self.node_log(node), data_dir)
         # A node that dies at once (bad argv, port in use) is reported here, with its log.
         time.sleep(0.02)
@@ -427,6 +433,20 @@ class LocalBackend(Backend):
         )
         self._write_clock(cf, spec)
 
+    def _readable_shim(self) -> Path:
+        """The disk-fault shim copied into the run's registry, where a node that runs as
+        another user (PostgreSQL as `postgres`) can load it: the build cache is in the
+        harness user's home, which other users cannot enter (ld.so then ignores the
+        preload and the node runs without the shim)."""
+        path = self.registry / "diskfault.so"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            shutil.copyfile(shim_path(), tmp)
+            tmp.chmod(0o755)
+            os.replace(tmp, path)
+        return path
+
     def disk_control(self, node: str) -> Path:
         return self.registry / "disk" / f"{node}.ctl"
 
@@ -474,6 +494,8 @@ class LocalBackend(Backend):
             if not survivors:
                 shutil.rmtree(self.registry, ignore_errors=True)
                 shutil.rmtree(self.run_dir / "pids", ignore_errors=True)
+            if self.data_size_mb:  # a tmpfs keeps nothing: kept data would be empty
+                td.step("unmount data", lambda: self.release_data_dirs(self.run_dir / "data"), 10.0)
             if not self.keep_data:
                 td.step(
                     "remove data",

@@ -8,7 +8,9 @@ it: fsync() = -1 EIO, write() = -1 ENOSPC, an fsync that takes 500 ms.
     disk-error  fsync and/or write fail with `errno` (EIO by default), each call
                 with `probability`
     slow-fsync  every fsync / fdatasync takes `delay` longer
-    disk-full   writes and fsyncs fail with ENOSPC, as on a full file system
+    disk-full   writes and fsyncs fail with ENOSPC, as on a full file system; with
+                `how: fill` the file system really is full: the node's data
+                directory is a small tmpfs and a filler file takes every block
 
 Several disk faults on one node combine (any error, delays added); healing one
 re-applies what the others still want, and the last heal removes the control file.
@@ -20,6 +22,7 @@ import errno
 import threading
 from typing import Any
 
+from chaoskit.backends.datafs import SIZE_MB, why_not_size_limited
 from chaoskit.backends.diskfault import ERRNOS, control_text
 from chaoskit.faults.base import (
     ACTS_ON_NODES,
@@ -121,7 +124,39 @@ def slow_fsync(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
 
 
 def disk_full(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
+    if params.get("how", "shim") == "fill":
+        return _fill(ctx, params, fid)
     return _apply(ctx, params, fid, fsync_errno=errno.ENOSPC, write_errno=errno.ENOSPC)
+
+
+def _fill(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
+    """A real full file system: every free block of the targets' size-limited data
+    directories taken by a filler file (chaoskit.backends.datafs); the heal frees it."""
+    if not ctx.backend.data_size_mb:
+        raise FaultError(
+            "the nodes' data directories are not size-limited (Backend.data_size_mb is None); "
+            "experiments with disk-full how: fill turn it on"
+        )
+    nodes = select_nodes(ctx, params.get("target"), ctx.rng_for(fid))
+    taken: dict[str, int] = {}
+
+    def heal() -> None:
+        errors = []
+        for n in nodes:
+            try:
+                ctx.backend.free_data_dir(n)
+            except Exception as e:  # free every node even if one fails
+                errors.append(f"{n}: {e}")
+        if errors:
+            raise FaultError("disk-full heal failed on " + "; ".join(errors))
+
+    try:
+        for n in nodes:
+            taken[n] = ctx.backend.fill_data_dir(n)
+    except BaseException:
+        heal()
+        raise
+    return Applied(targets={"nodes": nodes, "how": "fill", "bytes": taken}, heal=heal)
 
 
 def _reachable(name: str) -> Any:
@@ -135,6 +170,8 @@ def _reachable(name: str) -> Any:
             "its adapter does not declare a data directory written through the C library "
             "(supports_disk_faults = False)"
         )
+        if params.get("how") == "fill":
+            return []  # a real full file system reaches every program
         kind = cls.kind
         return [
             (
@@ -145,6 +182,13 @@ def _reachable(name: str) -> Any:
         ]
 
     return rule
+
+
+def _can_fill(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
+    if params.get("how") != "fill":
+        return []
+    reason = why_not_size_limited()
+    return [("how", reason)] if reason else []
 
 
 def _positive_delay(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
@@ -181,8 +225,18 @@ FAULTS = (
         "disk-full",
         "disk",
         "The targets' writes and fsyncs on their data directory fail with ENOSPC (a full disk).",
-        (TARGET,),
-        rules=(_reachable("disk-full"),),
+        (
+            TARGET,
+            Param(
+                "how",
+                "enum",
+                default="shim",
+                choices=("shim", "fill"),
+                doc="shim: the disk-fault shim answers ENOSPC; fill: the node's data directory "
+                "is a small tmpfs that a filler file fills (root)",
+            ),
+        ),
+        rules=(_reachable("disk-full"), _can_fill),
         effect=ACTS_ON_NODES,
         apply=disk_full,
     ),
@@ -190,3 +244,9 @@ FAULTS = (
 
 # The kinds that need the shim loaded into the nodes (Backend.disk_faults).
 DISK_FAULTS = tuple(f.name for f in FAULTS)
+
+
+def data_size_mb(faults: Any) -> int | None:
+    """The size of each node's data file system when a fault fills disks, else None."""
+    wants = any(f.kind == "disk-full" and f.params.get("how") == "fill" for f in faults)
+    return SIZE_MB if wants else None

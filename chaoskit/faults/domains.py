@@ -26,21 +26,15 @@ from chaoskit.faults.base import (
     FaultDef,
     FaultError,
     Param,
-    Rule,
     RuleScope,
 )
 from chaoskit.faults.selectors import select_nodes
 from chaoskit.topology.model import AddressPlan, LinkSpec
 
-# Why validation refuses node-link faults on docker (what to do instead).
-DOCKER_HAS_NO_NODE_LINKS = (
-    "the docker backend puts a region's nodes on one network and routes them directly, "
-    "so it has no link between two nodes of one region to cut; use backend: local"
-)
 NO_NODE_LINKS = (
-    "this backend has no links between nodes of one region (the docker backend puts a "
-    "region's nodes on one network and routes them directly); zone and node partitions "
-    "need the local backend"
+    "this backend has no links between nodes of one region (the docker backend on "
+    "several engines, --engines, routes a region's nodes directly); zone and node "
+    "partitions need the local backend or the docker backend on one engine"
 )
 
 
@@ -216,18 +210,6 @@ def one_way_nodes(
     return src, dst, up, down
 
 
-def _needs_node_links(name: str) -> Rule:
-    def rule(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
-        if scope.backend == "docker":
-            msg = (
-                f"fault {name} needs links between nodes of one region: {DOCKER_HAS_NO_NODE_LINKS}"
-            )
-            return [("fault", msg)]
-        return []
-
-    return rule
-
-
 def _four_nodes(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
     if 0 < len(scope.nodes) < 4:
         return [
@@ -255,7 +237,6 @@ FAULTS = (
         "network",
         "A data centre lost, its city alive: every link into and out of the zone's nodes.",
         (Param("zone", "zone-or-random", required=True, doc='zone name or "random"'), MODE),
-        rules=(_needs_node_links("cut-zone"),),
         effect=CUTS_LINKS,
         apply=cut_zone,
     ),
@@ -272,7 +253,7 @@ FAULTS = (
             ),
             MODE,
         ),
-        rules=(_needs_node_links("partition-nodes"), _two_node_groups),
+        rules=(_two_node_groups,),
         effect=CUTS_LINKS,
         apply=partition_nodes,
     ),
@@ -281,7 +262,7 @@ FAULTS = (
         "network",
         "Every node sees a majority of the nodes, no two nodes see the same majority (ring from the seed).",
         (MODE,),
-        rules=(_needs_node_links("majorities-ring"), _four_nodes),
+        rules=(_four_nodes,),
         effect=CUTS_LINKS,
         apply=majorities_ring,
     ),
@@ -290,7 +271,6 @@ FAULTS = (
         "network",
         "The nodes shuffled from the seed and cut into two halves.",
         (MODE,),
-        rules=(_needs_node_links("random-halves"),),
         effect=CUTS_LINKS,
         apply=random_halves,
     ),

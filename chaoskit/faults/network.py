@@ -290,18 +290,6 @@ def _different_ends(params: dict[str, Any], scope: RuleScope) -> list[tuple[str,
     return []
 
 
-def _node_level_needs_node_links(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
-    """one-way between node selectors cuts node links, which docker does not have."""
-    if scope.backend == "docker" and any(isinstance(params.get(k), dict) for k in ("from", "to")):
-        return [
-            (
-                "fault",
-                f"fault one-way needs links between nodes of one region: {domains.DOCKER_HAS_NO_NODE_LINKS}",
-            )
-        ]
-    return []
-
-
 FAULTS = (
     FaultDef(
         "cut-region",
@@ -350,7 +338,7 @@ FAULTS = (
             Param("to", "region-or-selector", required=True, doc="region or node selector"),
             _MODE,
         ),
-        rules=(_different_ends, _node_level_needs_node_links),
+        rules=(_different_ends,),
         effect=CUTS_LINKS,
         apply=one_way,
     ),

@@ -127,7 +127,7 @@ class LinkSpec:
     """One Toxiproxy proxy: how region `source_region` reaches port `port` of `dest_node`.
 
     A *node link* (`source_node` set) carries one node's traffic to one peer: the
-    local backend gives every node its own link to every peer, so nodes of one
+    local and docker backends give every node its own link to every peer, so nodes of one
     region, even of one zone, can be separated. A *client link* (`source_node`
     None) carries the load clients of `source_region`.
     """
@@ -161,8 +161,9 @@ class AddressPlan:
     `links`: keyed (source, destination node, port); the source is a region for
       client links, a node for node links (see LinkSpec).
     `inside`: per node, how THAT node reaches every node, itself included
-      (local backend: through its own node link to each peer; docker: direct
-      inside its region, through its region's link otherwise). This is what a
+      (through its own node link to each peer; docker: by name, which the node's
+      /etc/hosts sends to its own links; docker on several engines: direct inside
+      its region, through its region's link otherwise). This is what a
       system adapter writes into a node's peer map.
     `outside`: per client region, how a load client on the harness's host reaches
       every node. Identical to `inside` of that region's nodes in the local

@@ -59,6 +59,9 @@ def short_run_id(run_id: str) -> str:
 
 class DockerBackend(Backend):
     name = "docker"
+    # Node links: every node reaches every peer through its own link (docs/docker.md),
+    # so zones and single nodes can be cut as on the local backend.
+    node_links = True
 
     def __init__(
         self,
@@ -139,7 +142,9 @@ class DockerBackend(Backend):
         subnets = dplan.pick_subnets(topology.region_names, self._used_subnets(), self.run_id)
         self._topology = topology
         self._layout = dplan.layout(topology, tuple(ports), subnets)
-        self._plan = dplan.address_plan(topology, tuple(ports), self._layout)
+        self._plan = dplan.address_plan(
+            topology, tuple(ports), self._layout, node_links=self.node_links
+        )
         return self._plan
 
     @property
@@ -178,11 +183,39 @@ class DockerBackend(Backend):
             publish={dplan.LINKS_API_PORT: ("127.0.0.1", None)},
             environment=self.links_environment(),
         )
+        if self.node_links:
+            self._add_source_ips(topology)
         self._links.reload()
         binding = self._links.attrs["NetworkSettings"]["Ports"][f"{dplan.LINKS_API_PORT}/tcp"][0]
         self._api_url = f"http://127.0.0.1:{binding['HostPort']}"
         self._wait_links_api()
         return self._api_url
+
+    def _add_source_ips(self, topology: Topology) -> None:
+        """Give the links container every node's source IP (dplan.DockerLayout.source_ip),
+        on the interface of the node's region network. A short-lived container in the
+        links container's network namespace does it, so any links image works."""
+        lay = self.layout
+        steps = []
+        for n in topology.nodes:
+            links_ip, ip = lay.nets[n.region].links_ip, lay.source_ip[n.name]
+            steps.append(
+                f"dev=$(ip -o -4 addr show | awk '$4 ~ /^{links_ip}\\//{{print $2}}'); "
+                f'[ -n "$dev" ] || {{ echo "no interface has {links_ip}" >&2; exit 1; }}; '
+                f'ip addr add {ip}/32 dev "$dev"'
+            )
+        try:
+            self.client.containers.run(
+                str(self.image),
+                ["sh", "-ec", "\n".join(steps)],
+                network_mode=f"container:{self._links.id}",
+                cap_add=["NET_ADMIN"],
+                labels=labels(self.run_id, "links-setup"),
+                remove=True,
+            )
+        except Exception as e:
+            self.down()
+            raise RuntimeError(f"cannot give the links container the node source IPs: {e}") from e
 
     def _create_region_networks(self) -> None:
         """One bridge network per region, on the engine that carries it."""
@@ -264,10 +297,8 @@ class DockerBackend(Backend):
             self._remove_node_container(node)
             lay = self.layout
             region = self._node_region(node)
-            data = self.workdir / "data" / safe(node)
-            if spec.clean_data and data.exists():
-                shutil.rmtree(data)
-            data.mkdir(parents=True, exist_ok=True)
+            data = self.host_data_dir(node)
+            self.prepare_data_dir(data, spec.clean_data)
             binds = {str(data): {"bind": DATA_DIR, "mode": "rw"}}
             env = {k: v.replace("{data_dir}", DATA_DIR) for k, v in spec.env.items()}
             argv = [a.replace("{data_dir}", DATA_DIR) for a in spec.argv]
@@ -305,7 +336,9 @@ class DockerBackend(Backend):
                 hostname=node,
                 environment=env,
                 labels=labels(self.run_id, "node", node),
-                host_config=api.create_host_config(network_mode=net, init=True, binds=binds),
+                host_config=api.create_host_config(
+                    network_mode=net, init=True, binds=binds, extra_hosts=self._extra_hosts(node)
+                ),
                 networking_config=api.create_networking_config(
                     {
                         net: api.create_endpoint_config(
@@ -316,6 +349,15 @@ class DockerBackend(Backend):
             )["Id"]
             api.start(cid)
             self._containers[node] = client.containers.get(cid)
+
+    def _extra_hosts(self, node: str) -> dict[str, str] | None:
+        """With node links, the node's /etc/hosts sends every peer name to its own links."""
+        if not self.node_links or self._topology is None:
+            return None
+        return dplan.node_hosts(self._topology, self.layout, node)
+
+    def host_data_dir(self, node: str) -> Path:
+        return self.workdir / "data" / safe(node)
 
     def client_for(self, region: str) -> Any:
         """The engine that carries `region` (one engine here; several in MultiEngineBackend)."""
@@ -480,6 +522,12 @@ class DockerBackend(Backend):
                     teardown_run(other, self.run_id, td, self.deadlines)
             self._containers.clear()
             self._links = None
+            if self.data_size_mb:
+                td.step(
+                    "unmount data",
+                    lambda: self.release_data_dirs(self.workdir / "data"),
+                    self.deadlines.list_s,
+                )
             td.step("remove work dir", self._cleanup_workdir, self.deadlines.list_s)
             self._report = td.finish()
             return self._report

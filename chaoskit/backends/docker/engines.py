@@ -153,7 +153,10 @@ def ingress_port(port: int) -> int:
 
 class MultiEngineBackend(DockerBackend):
     """The docker backend with each region on the engine `engines` names (default: the
-    default engine). Faults, clock skew, kills and teardown act on the node's engine."""
+    default engine). Faults, clock skew, kills and teardown act on the node's engine.
+    Region links only: nodes of one region reach each other directly."""
+
+    node_links = False
 
     def __init__(self, *args: Any, engines: dict[str, EngineRef], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

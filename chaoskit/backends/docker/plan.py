@@ -7,6 +7,13 @@ on region R's network, on the port of every node outside R under that node's DNS
 alias. Inside the containers everyone uses node names (`inside`); the host uses
 IPs (`outside`): a node's own IP for the region's local nodes, the links
 container's IP on R's network for remote ones (the host can reach bridge IPs).
+
+With node links (`address_plan(..., node_links=True)`), every node also has a
+*source IP* on its region's network, owned by the links container: the node's
+/etc/hosts maps every peer's name to it, and the links container listens there on
+each peer's port, one link per (node, peer, port), so any two nodes (same zone,
+same region or not) can be separated as on the local backend. The host then
+reaches even its own region's nodes through the region's client links.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chaoskit.topology.model import AddressPlan, Endpoint, LinkSpec, Topology, link_name
 
@@ -43,6 +50,9 @@ class DockerLayout:
     nets: dict[str, RegionNet]  # region -> network
     node_ip: dict[str, str]  # node -> IP on its region's network
     ports: dict[str, dict[str, int]]  # node -> port name -> number
+    # node -> the links container's IP on the node's network where its node links
+    # listen (None when the region has too many nodes for a second IP each)
+    source_ip: dict[str, str | None] = field(default_factory=dict)
 
 
 def node_port(index: int, port_index: int) -> int:
@@ -77,6 +87,7 @@ def pick_subnets(regions: list[str], used: Iterable[str], seed: str) -> dict[str
 def layout(topology: Topology, ports: tuple[str, ...], subnets: dict[str, str]) -> DockerLayout:
     nets: dict[str, RegionNet] = {}
     node_ip: dict[str, str] = {}
+    source_ip: dict[str, str | None] = {}
     for region in topology.region_names:
         net = ipaddress.ip_network(subnets[region])
         hosts = net.network_address
@@ -86,17 +97,24 @@ def layout(topology: Topology, ports: tuple[str, ...], subnets: dict[str, str]) 
             gateway=str(hosts + 1),
             links_ip=str(hosts + LINKS_HOST_OFFSET),
         )
-        for k, node in enumerate(topology.nodes_in(region)):
+        members = topology.nodes_in(region)
+        for k, node in enumerate(members):
             if NODE_HOST_OFFSET + k >= 255:
                 raise ValueError(f"region {region!r} has more than 244 nodes")
             node_ip[node.name] = str(hosts + NODE_HOST_OFFSET + k)
+            # Source IPs follow the node IPs: .10+n+k for the k-th of n nodes.
+            src = NODE_HOST_OFFSET + len(members) + k
+            source_ip[node.name] = str(hosts + src) if src < 255 else None
     port_map = {
         n.name: {p: node_port(n.index, j) for j, p in enumerate(ports)} for n in topology.nodes
     }
-    return DockerLayout(nets=nets, node_ip=node_ip, ports=port_map)
+    return DockerLayout(nets=nets, node_ip=node_ip, ports=port_map, source_ip=source_ip)
 
 
-def address_plan(topology: Topology, ports: tuple[str, ...], lay: DockerLayout) -> AddressPlan:
+def address_plan(
+    topology: Topology, ports: tuple[str, ...], lay: DockerLayout, node_links: bool = False
+) -> AddressPlan:
+    """Region links (and, with `node_links`, node links and own-region client links)."""
     node_bind = {
         n.name: {p: Endpoint(lay.node_ip[n.name], lay.ports[n.name][p]) for p in ports}
         for n in topology.nodes
@@ -105,7 +123,7 @@ def address_plan(topology: Topology, ports: tuple[str, ...], lay: DockerLayout) 
     for src in topology.region_names:
         links_ip = lay.nets[src].links_ip
         for n in topology.nodes:
-            if n.region == src:
+            if n.region == src and not node_links:
                 continue
             for p in ports:
                 links[(src, n.name, p)] = LinkSpec(
@@ -119,7 +137,10 @@ def address_plan(topology: Topology, ports: tuple[str, ...], lay: DockerLayout) 
                     # must use the IP: the node's name is its own alias elsewhere.
                     upstream=Endpoint(lay.node_ip[n.name], lay.ports[n.name][p]),
                     latency=topology.rtt(src, n.region),
+                    dest_zone=n.zone,
                 )
+    if node_links:
+        links |= _node_links(topology, ports, lay)
     # Inside containers, a node's name is the one address everywhere (DNS does the
     # routing: local names resolve to the node, remote ones to the region's link).
     inside = {
@@ -135,7 +156,8 @@ def address_plan(topology: Topology, ports: tuple[str, ...], lay: DockerLayout) 
         outside[region] = {
             n.name: {
                 p: Endpoint(
-                    lay.node_ip[n.name] if n.region == region else links_ip, lay.ports[n.name][p]
+                    lay.node_ip[n.name] if n.region == region and not node_links else links_ip,
+                    lay.ports[n.name][p],
                 )
                 for p in ports
             }
@@ -144,3 +166,42 @@ def address_plan(topology: Topology, ports: tuple[str, ...], lay: DockerLayout) 
     return AddressPlan(
         ports=tuple(ports), node_bind=node_bind, links=links, inside=inside, outside=outside
     )
+
+
+def _node_links(
+    topology: Topology, ports: tuple[str, ...], lay: DockerLayout
+) -> dict[tuple[str, str, str], LinkSpec]:
+    """One link per (node, peer, port), listening on the node's source IP."""
+    links: dict[tuple[str, str, str], LinkSpec] = {}
+    for me in topology.nodes:
+        source_ip = lay.source_ip.get(me.name)
+        if source_ip is None:
+            raise ValueError(
+                f"region {me.region!r} has too many nodes for node links on the docker "
+                f"backend (at most {(255 - NODE_HOST_OFFSET) // 2} per region)"
+            )
+        for peer in topology.nodes:
+            if peer.name == me.name:
+                continue
+            for p in ports:
+                links[(me.name, peer.name, p)] = LinkSpec(
+                    name=link_name(me.name, peer.name, p),
+                    source_region=me.region,
+                    dest_node=peer.name,
+                    dest_region=peer.region,
+                    port=p,
+                    listen=Endpoint(source_ip, lay.ports[peer.name][p]),
+                    upstream=Endpoint(lay.node_ip[peer.name], lay.ports[peer.name][p]),
+                    latency=topology.node_rtt(me.name, peer.name),
+                    source_node=me.name,
+                    source_zone=me.zone,
+                    dest_zone=peer.zone,
+                )
+    return links
+
+
+def node_hosts(topology: Topology, lay: DockerLayout, node: str) -> dict[str, str]:
+    """A node's /etc/hosts entries with node links: every peer's name -> its source IP."""
+    ip = lay.source_ip[node]
+    assert ip is not None
+    return {peer.name: ip for peer in topology.nodes if peer.name != node}

@@ -64,6 +64,9 @@ class PatroniAdapter(SystemAdapter):
     kind = "postgres-patroni"
     ports = ("pg", "api", "etcd", "peer")
     supports_clock_skew = False
+    # Patroni passes its environment (minus PATRONI_*) to postgres: the disk-fault shim
+    # reaches PostgreSQL's writes and fsyncs in {data_dir}/pgdata.
+    supports_disk_faults = True
     clock_skew_reason = (
         "the DCS (etcd) is written in Go, which reads the time without libc, so libfaketime "
         "cannot skew it; Patroni's leader lease is a DCS TTL, not a wall-clock comparison"
