@@ -137,7 +137,7 @@ class HttpClient(Client):
         return Outcome("info", None, error)
 
 
-def _still_open(conn: http.client.HTTPConnection) -> bool:
+def _still_open(conn: OneWriteHTTPConnection) -> bool:
     """A kept-alive connection the server has not closed (not readable at EOF)."""
     if conn.sock is None:
         return False
