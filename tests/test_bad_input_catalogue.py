@@ -195,3 +195,17 @@ def test_postgres_isolation_option_and_list_append_are_accepted(tmp_path: Path) 
     )
     res = CliRunner().invoke(validate, [str(p)])
     assert res.exit_code == 0, res.output
+
+
+def test_problems_are_listed_in_file_order(tmp_path: Path) -> None:
+    # the workload is checked before the system's options; the listing follows the file
+    p = tmp_path / "bad.yaml"
+    p.write_text(
+        HEAD.format(backend="local")
+        + "system: {kind: redis-sentinel, sentinals: 3}\n"
+        + "load: {workload: list-append, duration: 10s}\n"
+    )
+    res = CliRunner().invoke(validate, [str(p)])
+    assert res.exit_code == 2, res.output
+    lines = [ln.strip() for ln in res.output.splitlines() if ln.strip().startswith(str(p))]
+    assert [ln.split(":")[1] for ln in lines] == ["8", "9"], res.output
