@@ -195,3 +195,24 @@ def test_postgres_isolation_option_and_list_append_are_accepted(tmp_path: Path) 
     )
     res = CliRunner().invoke(validate, [str(p)])
     assert res.exit_code == 0, res.output
+
+
+def test_problems_are_listed_in_file_order(tmp_path: Path) -> None:
+    # the workload is checked before the system's options; the listing follows the file
+    p = tmp_path / "bad.yaml"
+    p.write_text(
+        HEAD.format(backend="local")
+        + "system: {kind: redis-sentinel, sentinals: 3}\n"
+        + "load: {workload: list-append, duration: 10s}\n"
+    )
+    res = CliRunner().invoke(validate, [str(p)])
+    assert res.exit_code == 2, res.output
+    lines = [ln.strip() for ln in res.output.splitlines() if ln.strip().startswith(str(p))]
+    assert [ln.split(":")[1] for ln in lines] == ["8", "9"], res.output
+
+
+def test_set_past_the_end_of_a_list_names_its_length() -> None:
+    smoke = str(Path(__file__).resolve().parent.parent / "experiments" / "smoke.yaml")
+    res = CliRunner().invoke(validate, [smoke, "--set", "schedule.3.for=5s"])
+    assert res.exit_code == 2, res.output
+    assert "schedule has 1 entry; use 0..1 (1 appends)" in res.output, res.output

@@ -38,6 +38,8 @@ REFUSED = {
     "etcd-two-cities-degrade": "degrade-quorum",
     "two-cities-three-centres": "degrade-quorum",
     "zone-lost": "cut-zone",  # mode refuse: a partition only drops packets
+    "deep-nemesis": "one-way",  # node-level one-way in its sequence
+    "lww-clock-drift": "clock-drift",  # a clock rate: no mapping
     "postgres-fsync-eio": "disk-error",
 }
 
@@ -91,13 +93,14 @@ def test_every_shipped_experiment_exports_or_is_refused_by_name(path: Path) -> N
     out = export_chaos_mesh(exp, options(exp.system.kind))
     assert validate_manifests(out.objects()) == []
     kinds = [d["kind"] for d in out.objects()]
-    assert kinds.count("Workflow") == 1
+    assert kinds.count("Workflow") == (1 if exp.all_faults() else 0)  # no fault: no schedule
     assert kinds.count("Service") == len(exp.topology.nodes) + 1  # nodes + locust master
     n = len(exp.topology.regions)
     zone_pairs = sum(len(r.zones) * (len(r.zones) - 1) // 2 for r in exp.topology.regions)
     # one delay per region pair and per pair of zones of a region
     assert kinds.count("NetworkChaos") == n * (n - 1) // 2 + zone_pairs
-    assert len(workflow_chaos(out)) >= len(exp.all_faults())
+    if exp.all_faults():
+        assert len(workflow_chaos(out)) >= len(exp.all_faults())
 
 
 def test_latency_matrix_is_half_the_rtt_each_way() -> None:
@@ -448,3 +451,13 @@ def test_unknown_port_and_empty_selector_are_errors() -> None:
         )
     with pytest.raises(ExportError, match="--selector"):
         export_chaos_mesh(exp, ChaosMeshOptions(selector={}, ports={"http": 1}))
+
+
+def test_a_fault_without_a_mapping_names_the_faults_that_export() -> None:
+    exp = load_experiment_text(
+        with_schedule("{at: 1s, for: 2s, fault: clock-drift, target: random-node, rate: 2}"),
+        name="exp.yaml",
+    )
+    with pytest.raises(UnsupportedFault) as e:
+        export_chaos_mesh(exp, options(exp.system.kind))
+    assert "clock-drift" in str(e.value) and "faults that export: bandwidth, bridge" in str(e.value)

@@ -52,3 +52,21 @@ def test_all_regions_last_and_isolation_verdict(tmp_path: Path) -> None:
     assert {what: text for what, text, _ in glance(cmp.b.check)}["linearizability"] == (
         "linearizable"
     )
+
+
+def test_a_valid_isolation_verdict_reads_as_good_and_heads_the_html(tmp_path: Path) -> None:
+    from chaoskit.report.compare import render_compare_html
+
+    rows = {"rows": [_row("a", "all", 3), _row("*", "all", 3)]}
+    ok = {
+        "experiment": {"name": "x"},
+        "lost_writes": {"count": 0},
+        "failures": [],
+        "isolation": {"verdict": "valid", "consistency": "serializable"},
+        "scorecard": rows,
+    }
+    a, b = _run(tmp_path, "x", {"passed": True, **ok}), _run(tmp_path, "y", {"passed": True, **ok})
+    row = next(r for r in glance(compare(a, b).a.check) if r[0] == "isolation")
+    assert row == ("isolation", "valid (serializable)", "r-hi")
+    page = render_compare_html(compare(a, b))
+    assert "isolation: <b>valid (serializable)</b>" in page and "linearizability" not in page

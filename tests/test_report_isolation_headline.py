@@ -53,3 +53,17 @@ def test_a_clean_history_is_valid(tmp_path: Path) -> None:
     assert evaluate(run, exp).passed
     card = _first_card((run / "report.html").read_text())
     assert "Isolation" in card and "valid" in card and "invalid" not in card, card
+
+
+def test_each_drawn_cycle_sits_beside_its_explanation(tmp_path: Path) -> None:
+    # an inline SVG would push its list number and title down to the drawing's foot
+    run = _run_dir(tmp_path, "G2-item")
+    exp = {
+        "name": "t",
+        "load": {"workload": "list-append"},
+        "checks": {"isolation": "serializable"},
+    }
+    evaluate(run, exp)
+    page = (run / "report.html").read_text()
+    assert 'class="cycle"' in page
+    assert re.search(r"#isolation svg\.cycle\s*\{[^}]*float:\s*right", page)

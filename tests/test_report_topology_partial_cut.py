@@ -4,6 +4,7 @@ the whole region pair as cut; a fault that cuts every node pair stays "cut by f1
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from chaoskit.experiment import load_experiment_text
@@ -42,3 +43,14 @@ def test_a_cut_of_every_node_pair_is_a_cut(tmp_path: Path) -> None:
     links = [f"beijing-{i}->xian-1:http" for i in range(1, 5)]
     (pair,) = _topo(tmp_path, "partition-nodes", links)["pairs"]
     assert pair["cut_by"] == ["f1"]
+
+
+def test_one_region_is_drawn_at_the_scale_of_two(tmp_path: Path) -> None:
+    from chaoskit.report.plots import topology_picture
+
+    one = load_experiment_text(
+        EXP.replace("    xian: {location: xian, zones: {xa-dc1: 1}}\n", ""), name="t.yaml"
+    )
+    svg = topology_picture(topology_dict(one.topology, None))
+    w, h = (float(x) for x in re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg).groups())
+    assert w / h > 2.5, (w, h)  # a wide strip, not a square blown up to the page's width

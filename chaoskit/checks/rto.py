@@ -63,6 +63,16 @@ def evaluate(check: RtoCheck, ev: Evidence) -> list[CheckResult]:
             out.append(CheckResult("rto", False, msg, region=region, bound=check.max_s))
             continue
         rtos = sc.rto_for(region)
+        total = sc.row(region, "all")
+        if not rtos and (total is None or total.stats.requests == 0):
+            if check.region in ("all", "*"):
+                continue  # a region without clients (a witness site): nothing to measure
+            msg = (
+                f"rto {region}: no operations from region {region!r} (it has no clients), "
+                "so its recovery cannot be measured"
+            )
+            out.append(CheckResult("rto", False, msg, region=region, bound=check.max_s))
+            continue
         if not rtos:
             msg = f"rto {region}: no fault in the run, nothing to recover from"
             out.append(CheckResult("rto", True, msg, region=region, bound=check.max_s))

@@ -249,7 +249,8 @@ def apply_overrides(src: Source, overrides: list[str] | tuple[str, ...]) -> list
                 idx = int(part)
                 if idx > len(node):
                     fail(
-                        f"{dotted(tuple(path))} has {len(node)} entries; use 0..{len(node)} ({len(node)} appends)"
+                        f"{dotted(tuple(path))} has {len(node)} entr{'y' if len(node) == 1 else 'ies'}; "
+                        f"use 0..{len(node)} ({len(node)} appends)"
                     )
                     ok = False
                     break

@@ -53,8 +53,16 @@ class ExperimentError(Exception):
         files = sorted({e.file for e in self.errors})
         n = len(self.errors)
         head = f"{n} problem{'s' if n != 1 else ''} in {', '.join(files) or 'experiment'}:"
+
+        def by_place(e: ValidationError) -> tuple[str, int]:
+            return e.file, e.line or 0  # in file order (the checks run by topic)
+
         return "\n".join(
-            [head, *(f"  {e}" for e in self.errors), *(f"  {w}" for w in self.warnings)]
+            [
+                head,
+                *(f"  {e}" for e in sorted(self.errors, key=by_place)),
+                *(f"  {w}" for w in sorted(self.warnings, key=by_place)),
+            ]
         )
 
 

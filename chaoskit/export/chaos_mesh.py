@@ -514,7 +514,11 @@ def chaos_for(ctx: _Context, step: Step) -> list[Chaos]:
         raise UnsupportedFault(ctx.experiment, step, REFUSED[kind])
     mapper = MAPPERS.get(kind)
     if mapper is None:
-        raise UnsupportedFault(ctx.experiment, step, "no Chaos Mesh mapping is known for it")
+        raise UnsupportedFault(
+            ctx.experiment,
+            step,
+            "the export has no mapping for it; faults that export: " + ", ".join(sorted(MAPPERS)),
+        )
     return mapper(ctx, step)
 
 

@@ -141,7 +141,7 @@ def glance(c: dict) -> list[tuple[str, str, str]]:
 
     return [
         ("verdict", verdict_of(c), "r-hi" if c.get("passed") else "r-lo"),
-        (what, lin, "r-hi" if lin in ("linearizable", "valid") else "r-lo"),
+        (what, lin, "r-hi" if lin == "linearizable" or lin.startswith("valid ") else "r-lo"),
         (
             "acknowledged writes lost",
             f"{n_lost}" + (f" (oldest {age:.2f} s before its fault)" if n_lost and age else ""),
@@ -254,6 +254,7 @@ def render_compare_html(cmp: Comparison, out_path: Path | None = None) -> str:
             a=cmp.a,
             b=cmp.b,
             verdict_of=verdict_of,
+            consistency_of=consistency_of,
             glance=glance,
             zip=zip,
             fmt_ms=fmt_ms,

@@ -460,7 +460,10 @@ def topology_picture(topo: dict) -> str:
     if regions:
         xs = [p[0] for p in pos.values()]
         ys = [p[1] for p in pos.values()]
-        ax.set_xlim(min(xs) - 2.6, max(xs) + 2.6)
+        # one region: as wide as two side by side, so that the page does not blow
+        # a single box up to its full width
+        pad = 5.6 if len(regions) == 1 else 2.6
+        ax.set_xlim(min(xs) - pad, max(xs) + pad)
         ax.set_ylim(min(ys) - 1.5, max(ys) + 1.5)
     fig.tight_layout()
     return to_svg(fig)

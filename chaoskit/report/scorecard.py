@@ -435,10 +435,13 @@ def build_scorecard(
                 Row(region, p.key, p.label, round(p.start_ns / NS, 3), round(p.end_ns / NS, 3), st)
             )
     rtos = []
+    loaded = {o.region for o in load_ops}  # a region without clients has no RTO to measure
     for f in run.faults:
         if f.start_ns >= run.load_end_ns:
             continue
         for region in run.regions:
+            if region not in loaded:
+                continue
             w, th = (rto_settings or {}).get(region, (window_s, threshold))
             r = compute_rto(load_ops, f, region, run.load_end_ns, int(w * NS), th)
             r.threshold, r.window_s = th, w
