@@ -21,8 +21,10 @@ def test_fsync_eio_on_the_primary_fails_over_and_loses_nothing(results: Path) ->
     assert code == 0, out
     assert check["linearizability"]["verdict"] == "linearizable"
     assert check["lost_writes"]["count"] == 0
+    (applied,) = [e for e in events if e["event"] == "apply"]
+    (primary,) = applied["targets"]["nodes"]
     # the shim reached the postgres processes: the primary's log shows the PANIC
-    log = (run_dir / "logs" / "beijing-1.log").read_text(errors="replace")
+    log = (run_dir / "logs" / f"{primary}.log").read_text(errors="replace")
     assert "PANIC:  could not fdatasync" in log or "PANIC:  could not fsync" in log
     # and Patroni moved the primary off the failing disk
-    assert takeovers(events) and takeovers(events)[0]["roles"]["primary"] != ["beijing-1"]
+    assert takeovers(events) and takeovers(events)[0]["roles"]["primary"] != [primary]
