@@ -188,7 +188,13 @@ def test_init_offers_a_starter_for_every_registered_kind(tmp_path: Path) -> None
         assert res.exit_code == 0, res.output
         res = CliRunner().invoke(validate, [str(p)])
         assert res.exit_code == 0, (kind, res.output)
-        assert f"kind: {kind}" in p.read_text()
+        text = p.read_text()
+        assert f"kind: {kind}" in text
+        # the options commented out in the system block are valid when uncommented
+        block = text.split("\nsystem:", 1)[1].split("\n\n", 1)[0]
+        p.write_text(text.replace(block, block.replace("\n  # ", "\n  ")))
+        res = CliRunner().invoke(validate, [str(p)])
+        assert res.exit_code == 0, (kind, res.output)
     # an unknown name: a usage error (exit 2) that lists every name on offer
     res = CliRunner().invoke(init, [str(tmp_path / "x.yaml"), "--system", "redis"])
     assert res.exit_code == 2

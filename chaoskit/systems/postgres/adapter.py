@@ -96,7 +96,8 @@ class PatroniAdapter(SystemAdapter):
             "  retry_timeout: 4\n"
             "  # synchronous_mode: true   # a standby confirms every commit: nothing "
             "acknowledged is lost\n"
-            "  # etcd: [NODE, ...]        # nodes running an etcd member (default: every node)",
+            f"  # etcd: [{', '.join(f'{r}-1' for r in regions)}]   # nodes running an etcd "
+            "member (default: every node)",
             about="Its leader key expires in the etcd majority outside it and Patroni promotes "
             "a replica there; replication is asynchronous, so what the old primary "
             "acknowledged meanwhile is lost when it rejoins.",
