@@ -170,3 +170,33 @@ def test_init_for_a_chosen_system_and_topology(
         assert "# linearizable: true" in text and "counterexample" in text
     res = CliRunner().invoke(init, [str(tmp_path / "x.yaml"), "--system", "cassandra"])
     assert res.exit_code == 2 and "geokv-lww" in res.output
+
+
+def test_init_offers_a_starter_for_every_registered_kind(tmp_path: Path) -> None:
+    """Each built-in adapter brings its own starter (the `starter` hook): every kind
+    `chaoskit systems` lists gets one, and what it writes validates as written."""
+    from chaoskit import systems
+    from chaoskit.experiment.init_cli import init, offered
+
+    kinds = systems.known_kinds()
+    assert {"geokv", "etcd", "generic", "redis-sentinel", "postgres-patroni"} <= set(kinds)
+    assert set(kinds) <= set(offered())
+    for kind in kinds:
+        p = tmp_path / f"{kind}.yaml"
+        args = [str(p), "--system", kind, "--nodes", "2", "--regions", "beijing,xian,shanghai"]
+        res = CliRunner().invoke(init, args)
+        assert res.exit_code == 0, res.output
+        res = CliRunner().invoke(validate, [str(p)])
+        assert res.exit_code == 0, (kind, res.output)
+        text = p.read_text()
+        assert f"kind: {kind}" in text
+        # the options commented out in the system block are valid when uncommented
+        block = text.split("\nsystem:", 1)[1].split("\n\n", 1)[0]
+        p.write_text(text.replace(block, block.replace("\n  # ", "\n  ")))
+        res = CliRunner().invoke(validate, [str(p)])
+        assert res.exit_code == 0, (kind, res.output)
+    # an unknown name: a usage error (exit 2) that lists every name on offer
+    res = CliRunner().invoke(init, [str(tmp_path / "x.yaml"), "--system", "redis"])
+    assert res.exit_code == 2
+    assert all(name in res.output for name in offered()), res.output
+    assert not (tmp_path / "x.yaml").exists()

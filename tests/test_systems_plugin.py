@@ -79,6 +79,18 @@ def test_plugin_checks_its_own_block(plugin_env: dict[str, str], tmp_path: Path)
     assert f"{exp}:7: system.speed: toykv takes no options" in r.stderr
 
 
+def test_init_offers_the_plugins_starter(plugin_env: dict[str, str], tmp_path: Path) -> None:
+    exp = tmp_path / "toy.yaml"
+    r = _chaoskit(plugin_env, "init", str(exp), "--system", "toykv")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "system: {kind: toykv}" in exp.read_text()
+    r = _chaoskit(plugin_env, "validate", str(exp))
+    assert r.returncode == 0, r.stdout + r.stderr
+    # without the plugin installed the kind is unknown, and the valid names are listed
+    r = _chaoskit(dict(os.environ), "init", str(tmp_path / "x.yaml"), "--system", "toykv")
+    assert r.returncode == 2 and "toykv" in r.stderr and "redis-sentinel" in r.stderr
+
+
 @pytest.mark.slow
 def test_plugin_runs_end_to_end(plugin_env: dict[str, str], tmp_path: Path) -> None:
     exp = tmp_path / "toykv.yaml"

@@ -73,6 +73,30 @@ class SystemContext:
     clock_faults: bool = False
 
 
+@dataclass(frozen=True)
+class Starter:
+    """The system's parts of a commented starter experiment (`chaoskit init`).
+
+    Each text is YAML as it appears in the file, comments included; the starter
+    as a whole must validate as written. The rest of the file (regions, load
+    shape, the commented schedule examples) is common to every system.
+    """
+
+    system: str  # the `system:` block, from `system:` on (one line or several)
+    about: str  # one sentence: what the system does while the first region is cut off
+    backend: str = "local"
+    backend_comment: str = "# local (processes on loopback) | docker"
+    workload: str = "register"  # register | cas-register | set (one of `workloads`)
+    timeout: str = "1s"  # client timeout
+    clients: str = "2"  # load users per region, or a mapping region -> count
+    duration: str = "30s"
+    rate: str = "100/s"
+    # The first schedule entry and the `checks:` lines (indented two spaces);
+    # empty: a 10 s cut of the first region, then linearizable + rto + availability.
+    schedule: str = ""
+    checks: str = ""
+
+
 class SystemAdapter(ABC):
     """One system kind. Class attributes describe it to the validator before any
     instance exists; methods run it. Subclasses override what differs."""
@@ -98,6 +122,9 @@ class SystemAdapter(ABC):
     # Option defaults, written out in the run's resolved experiment.yaml.
     defaults: dict[str, Any] = {}
 
+    # Further starters `chaoskit init --system KIND-VARIANT` offers: variant -> what it is.
+    starter_variants: dict[str, str] = {}
+
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.options = dict(options or {})
 
@@ -112,6 +139,14 @@ class SystemAdapter(ABC):
         """Mistakes in the `system:` block, each as (path inside it, message naming what
         is valid): the validator reports them as `file:line: system.<path>: message`."""
         return []
+
+    @classmethod
+    def starter(cls, regions: list[str], nodes: int, variant: str = "") -> Starter | None:
+        """The starter experiment for this system over `regions` (region names, in
+        order; the first one is cut off) with `nodes` nodes per region, named
+        `<region>-1`..`<region>-<nodes>`; `variant` is "" or a key of
+        `starter_variants`. None: `chaoskit init` offers no starter for this kind."""
+        return None
 
     @abstractmethod
     def node_spec(self, node: str, ctx: SystemContext) -> NodeSpec: ...

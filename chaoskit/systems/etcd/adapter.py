@@ -27,7 +27,7 @@ from typing import Any
 import requests
 
 from chaoskit.backends.base import NodeSpec
-from chaoskit.systems.base import Client, SystemAdapter, SystemContext
+from chaoskit.systems.base import Client, Starter, SystemAdapter, SystemContext
 from chaoskit.systems.etcd.client import EtcdClient, EtcdError, call
 from chaoskit.topology.model import Endpoint
 
@@ -61,6 +61,19 @@ class EtcdAdapter(SystemAdapter):
     disk_faults_reason = "etcd is written in Go, which writes and fsyncs without libc"
     needs_single_address = True
     workloads = ("register", "cas-register")
+
+    @classmethod
+    def starter(cls, regions: list[str], nodes: int, variant: str = "") -> Starter | None:
+        if variant:
+            return None
+        return Starter(
+            system="system: {kind: etcd}                  # Debian's etcd-server; "
+            "leader_region: REGION places the leader",
+            about="etcd's raft majority keeps serving outside the cut region.",
+            backend="docker",
+            backend_comment="# etcd needs docker: `dockerd &` then `chaoskit image build` once",
+            timeout="3s",
+        )
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         super().__init__(options)

@@ -25,6 +25,7 @@ from chaoskit.backends.base import NodeSpec
 from chaoskit.systems.base import (
     Client,
     Outcome,
+    Starter,
     SystemAdapter,
     SystemContext,
     is_cas_mismatch,
@@ -44,6 +45,30 @@ class GenericAdapter(SystemAdapter):
     kind = "generic"
     ports = ("client",)  # the default of the block's `ports`
     workloads = ("register", "cas-register", "set")
+
+    @classmethod
+    def starter(cls, regions: list[str], nodes: int, variant: str = "") -> Starter | None:
+        """geokv run from its command line: replace the command, ports, probe and client."""
+        if variant:
+            return None
+        return Starter(
+            system="system:                                # your own server: docs/systems.md\n"
+            "  kind: generic\n"
+            "  ports: [http]                          # named ports; links are made per port\n"
+            '  command: [python3, -m, chaoskit.systems.geokv, --id, "{name}", --region, '
+            '"{region}",\n'
+            '            --listen, "{listen.http}", --data-dir, "{data_dir}",\n'
+            '            {each_peer: [--peer, "{peer}={peer_region}@{peer_addr.http}"]}]\n'
+            "  ready: {http: {port: http, path: /health, status: 200}, deadline: 20s}\n"
+            "  client:                                # http | command | redis | sql\n"
+            "    protocol: http\n"
+            '    read: {method: POST, path: /op, body: \'{"f": "read", "key": {key}}\', '
+            'value: "json:value"}\n'
+            "    write: {method: POST, path: /op, "
+            'body: \'{"f": "write", "key": {key}, "value": {value}}\'}',
+            about="A server described only in YAML (here geokv with majority quorums): "
+            "the other regions keep serving.",
+        )
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         super().__init__(options)

@@ -25,7 +25,7 @@ from ipaddress import ip_address
 from typing import Any
 
 from chaoskit.backends.base import NodeSpec
-from chaoskit.systems.base import Client, SystemAdapter, SystemContext
+from chaoskit.systems.base import Client, Starter, SystemAdapter, SystemContext
 from chaoskit.systems.geokv.client import GeoKVClient
 from chaoskit.topology.model import Endpoint
 
@@ -64,6 +64,36 @@ class GeoKVAdapter(SystemAdapter):
     needs_single_address = False
     workloads = ("register", "cas-register", "set")
     defaults = {"mode": "quorum"}
+    starter_variants = {
+        "lww": "active-active, last writer wins",
+        "unit": "every key has a home region",
+    }
+
+    @classmethod
+    def starter(cls, regions: list[str], nodes: int, variant: str = "") -> Starter | None:
+        if variant == "lww":
+            return Starter(
+                system="system: {kind: geokv, mode: lww}      # active-active, last writer wins",
+                about="Every region keeps accepting writes (active-active, last writer wins): "
+                "availability stays high, but writes from the two sides conflict.",
+                # Not linearizable under a cut: asking for it would fail the run (by
+                # design), so the bound is there commented out, with the reason.
+                checks="  # linearizable: true    # LWW loses updates under a cut: uncomment "
+                "to see the checker's counterexample",
+            )
+        if variant == "unit":
+            return Starter(
+                system="system: {kind: geokv, mode: unit}     # every key has a home region "
+                "(homes: {key: region} to choose)",
+                about="Every key lives in its home region (unitised), so only the keys whose "
+                "home is cut off become unavailable.",
+            )
+        if variant:
+            return None
+        return Starter(
+            system="system: {kind: geokv, mode: quorum}   # geokv modes: quorum | lww | unit",
+            about="The nodes agree by majority quorums, so the other regions keep serving.",
+        )
 
     @property
     def mode(self) -> str:

@@ -38,7 +38,7 @@ import yaml
 
 from chaoskit.backends.base import NodeSpec
 from chaoskit.systems import peernames
-from chaoskit.systems.base import Client, SystemAdapter, SystemContext
+from chaoskit.systems.base import Client, Starter, SystemAdapter, SystemContext
 from chaoskit.systems.postgres.client import PatroniClient
 from chaoskit.topology.model import Endpoint
 
@@ -77,6 +77,40 @@ class PatroniAdapter(SystemAdapter):
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         super().__init__(options)
         self._switched = False
+
+    @classmethod
+    def starter(cls, regions: list[str], nodes: int, variant: str = "") -> Starter | None:
+        """The primary's region cut off: its leader key expires, Patroni promotes a
+        replica elsewhere, and what the old primary acknowledged meanwhile is lost
+        (asynchronous replication; synchronous_mode: true keeps it)."""
+        if variant:
+            return None
+        first, second = regions[0], regions[1]
+        return Starter(
+            system="system:                  # Debian's postgresql-15, patroni and etcd-server\n"
+            "  kind: postgres-patroni\n"
+            f"  primary: {first}-1       # the first primary; its region is cut off\n"
+            "  ttl: 10                 # the leader key expires this long after the primary "
+            "loses the DCS\n"
+            "  loop_wait: 2\n"
+            "  retry_timeout: 4\n"
+            "  # synchronous_mode: true   # a standby confirms every commit: nothing "
+            "acknowledged is lost\n"
+            f"  # etcd: [{', '.join(f'{r}-1' for r in regions)}]   # nodes running an etcd "
+            "member (default: every node)",
+            about="Its leader key expires in the etcd majority outside it and Patroni promotes "
+            "a replica there; replication is asynchronous, so what the old primary "
+            "acknowledged meanwhile is lost when it rejoins.",
+            workload="set",
+            timeout="2s",
+            rate="40/s",
+            duration="50s",
+            schedule=f"{{at: 6s, for: 25s, fault: partition, groups: [[{first}]]}}",
+            checks="  linearizable: {expect: false}   # asynchronous replication loses the cut "
+            "primary's last writes\n"
+            "  lost_writes: {min: 1}           # and chaoskit must find them\n"
+            f"  rto: {{region: {second}, max: 30s}}",
+        )
 
     # ---------------- validation ----------------
     def validate(self, backend: str) -> list[str]:

@@ -36,7 +36,7 @@ from redis.retry import Retry
 
 from chaoskit.backends.base import NodeSpec
 from chaoskit.systems import peernames
-from chaoskit.systems.base import Client, SystemAdapter, SystemContext
+from chaoskit.systems.base import Client, Starter, SystemAdapter, SystemContext
 from chaoskit.systems.redis_sentinel.client import SentinelClient
 from chaoskit.topology.model import Endpoint
 
@@ -62,6 +62,33 @@ class RedisSentinelAdapter(SystemAdapter):
     )
     workloads = ("register", "cas-register", "set")
     role_names = ("replica",)
+
+    @classmethod
+    def starter(cls, regions: list[str], nodes: int, variant: str = "") -> Starter | None:
+        """The primary's region cut off: Sentinel fails over, the old primary's writes
+        during the cut are lost when it rejoins (asynchronous replication)."""
+        if variant:
+            return None
+        first, second = regions[0], regions[1]
+        return Starter(
+            system="system:                  # Debian's redis-server and redis-sentinel\n"
+            "  kind: redis-sentinel\n"
+            f"  primary: {first}-1       # the first primary; its region is cut off\n"
+            "  down_after_ms: 2000     # Sentinel sees a node down after this long\n"
+            "  failover_timeout_ms: 10000\n"
+            "  # min_replicas_to_write: 1   # the primary refuses writes no replica "
+            "acknowledged in time: a narrower loss window",
+            about="A Sentinel majority outside it promotes a replica; the old primary keeps "
+            "acknowledging writes until the cut heals, then resynchronises and drops them.",
+            workload="set",
+            rate="40/s",
+            duration="40s",
+            schedule=f"{{at: 5s, for: 12s, fault: partition, groups: [[{first}]]}}",
+            checks="  linearizable: {expect: false}   # asynchronous replication: the cut "
+            "primary's writes are lost\n"
+            "  lost_writes: {min: 1}           # and chaoskit must find them\n"
+            f"  rto: {{region: {second}, max: 15s}}",
+        )
 
     # ---------------- validation ----------------
     def validate(self, backend: str) -> list[str]:

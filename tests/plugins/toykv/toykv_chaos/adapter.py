@@ -8,7 +8,14 @@ import time
 from typing import Any
 
 from chaoskit.backends.base import NodeSpec
-from chaoskit.systems.base import CAS_MISMATCH, Client, Outcome, SystemAdapter, SystemContext
+from chaoskit.systems.base import (
+    CAS_MISMATCH,
+    Client,
+    Outcome,
+    Starter,
+    SystemAdapter,
+    SystemContext,
+)
 from chaoskit.topology.model import Endpoint
 
 
@@ -72,6 +79,17 @@ class ToyKVAdapter(SystemAdapter):
     def check_options(cls, options, backend, workload):
         unknown = [k for k in options if k != "kind"]
         return [((k,), "toykv takes no options") for k in unknown]
+
+    @classmethod
+    def starter(cls, regions: list[str], nodes: int, variant: str = "") -> Starter | None:
+        if variant:
+            return None
+        return Starter(
+            system="system: {kind: toykv}     # one primary: the first node",
+            about="Every region's clients reach the one primary through the links.",
+            workload="cas-register",
+            checks="  linearizable: true",
+        )
 
     def node_spec(self, node: str, ctx: SystemContext) -> NodeSpec:
         bind = ctx.plan.node_bind[node]["kv"]
