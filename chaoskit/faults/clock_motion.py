@@ -30,31 +30,19 @@ from chaoskit.faults.base import (
     FaultError,
     Param,
     RuleScope,
+    on_each_node,
+    on_every_node,
 )
 from chaoskit.faults.selectors import select_nodes
 from chaoskit.units import millis
 
 
 def _real_time(ctx: FaultContext, nodes: list[str]) -> None:
-    errors = []
-    for n in nodes:
-        try:
-            ctx.backend.set_clock_rate(n, 0.0, 1.0)
-        except Exception as e:  # reset every node even if one fails
-            errors.append(f"{n}: {e}")
-    if errors:
-        raise FaultError("clock reset failed on " + "; ".join(errors))
+    on_every_node(nodes, lambda n: ctx.backend.set_clock_rate(n, 0.0, 1.0), "clock reset")
 
 
 def _on_each(ctx: FaultContext, nodes: list[str], set_one: Any) -> None:
-    done: list[str] = []
-    try:
-        for n in nodes:
-            set_one(n)
-            done.append(n)
-    except BaseException:
-        _real_time(ctx, done)
-        raise
+    on_each_node(nodes, set_one, lambda done: _real_time(ctx, done))
 
 
 def clock_drift(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
