@@ -231,3 +231,14 @@ def on_each_node(
     except BaseException:
         undo(done)
         raise
+
+
+def nonzero(name: str, meaning: str) -> Rule:
+    """A rule rejecting `name` == 0: "<name> must be > 0 (<meaning>)"."""
+
+    def rule(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
+        if params.get(name) == 0:
+            return [(name, f"{name} must be > 0 ({meaning})")]
+        return []
+
+    return rule

@@ -29,7 +29,7 @@ from chaoskit.faults.base import (
     FaultDef,
     FaultError,
     Param,
-    RuleScope,
+    nonzero,
     on_each_node,
     on_every_node,
 )
@@ -100,12 +100,6 @@ def clock_bump(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     )
 
 
-def _positive_period(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
-    if params.get("period") == 0:
-        return [("period", "period must be > 0 (a full low-high cycle, e.g. 2s)")]
-    return []
-
-
 FAULTS = (
     FaultDef(
         "clock-drift",
@@ -132,7 +126,7 @@ FAULTS = (
             Param("period", "duration", required=True, doc="a full low-high cycle, > 0, e.g. 2s"),
         ),
         clock=True,
-        rules=(_positive_period,),
+        rules=(nonzero("period", "a full low-high cycle, e.g. 2s"),),
         effect=ACTS_ON_NODES,
         apply=clock_strobe,
     ),
