@@ -5,6 +5,7 @@ process tree below a pid, polling, and headless Chromium. Imported as `helpers`
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 # The flags every headless run needs on this machine: no sandbox as root, no GPU,
 # and no traffic of its own (updates, sync, QUIC) that would leave loopback.
@@ -27,6 +29,52 @@ CHROMIUM_FLAGS = (
     "--disable-component-update",
     "--disable-sync",
 )
+
+CHAOSKIT = str(Path(sys.executable).parent / "chaoskit")
+# `--set`s that make experiments/smoke.yaml apply its fault at 1 s and hold it through
+# a 60 s load: a run that stays in its middle until a test ends it.
+HOLD_FAULT = (
+    "--set",
+    "load.duration=60s",
+    "--set",
+    "schedule.0.at=1s",
+    "--set",
+    "schedule.0.for=50s",
+)
+
+
+def run_events(run_dir: Path) -> list[dict]:
+    """The complete lines of a run's events.jsonl ([] before the file exists)."""
+    p = run_dir / "events.jsonl"
+    if not p.exists():
+        return []
+    return [json.loads(line) for line in p.read_text().splitlines() if line.strip().endswith("}")]
+
+
+def start_run(experiment: Path, results: Path, *args: str, **popen: Any) -> subprocess.Popen:
+    """`chaoskit run EXPERIMENT ARGS... --results RESULTS --quiet`, output captured, in a
+    session of its own: like a terminal, a signal sent to it reaches chaoskit alone."""
+    return subprocess.Popen(
+        [CHAOSKIT, "run", str(experiment), *args, "--results", str(results), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **popen,
+    )
+
+
+def wait_for_event(proc: subprocess.Popen, latest: Path, event: str, timeout: float = 60.0) -> Path:
+    """The run directory behind `latest` once its events.jsonl holds `event`; an
+    AssertionError if the run ends first or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if latest.exists() and any(e["event"] == event for e in run_events(latest.resolve())):
+            return latest.resolve()
+        if proc.poll() is not None:
+            raise AssertionError(proc.communicate())
+        time.sleep(0.2)
+    raise AssertionError(f"no {event!r} event within {timeout:g} s")
 
 
 def free_port() -> int:

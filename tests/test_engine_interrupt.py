@@ -12,17 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import alive, descendants, wait_for
+from helpers import HOLD_FAULT, alive, descendants, run_events, start_run, wait_for, wait_for_event
 
 ROOT = Path(__file__).resolve().parent.parent
-CHAOSKIT = str(Path(sys.executable).parent / "chaoskit")
-
-
-def _events(run_dir: Path) -> list[dict]:
-    p = run_dir / "events.jsonl"
-    if not p.exists():
-        return []
-    return [json.loads(line) for line in p.read_text().splitlines() if line.strip().endswith("}")]
 
 
 @pytest.mark.parametrize(
@@ -34,38 +26,9 @@ def test_interrupt_heals_and_cleans_up(sig: int, times: int, tmp_path: Path) -> 
     results = tmp_path / "results"
     registry = tmp_path / "registry"
     env = dict(os.environ, CHAOSKIT_LOCAL_REGISTRY=str(registry))
-    proc = subprocess.Popen(
-        [
-            CHAOSKIT,
-            "run",
-            str(ROOT / "experiments" / "smoke.yaml"),
-            "--set",
-            "load.duration=60s",
-            "--set",
-            "schedule.0.at=1s",
-            "--set",
-            "schedule.0.for=50s",
-            "--results",
-            str(results),
-            "--quiet",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        start_new_session=True,  # like a terminal: the signal goes to chaoskit alone
-    )
+    proc = start_run(ROOT / "experiments" / "smoke.yaml", results, *HOLD_FAULT, env=env)
     try:
-        run_dir = None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            latest = results / "smoke" / "latest"
-            if latest.exists() and any(e["event"] == "apply" for e in _events(latest.resolve())):
-                run_dir = latest.resolve()
-                break
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.2)
-        assert run_dir is not None, "the fault was never applied"
+        run_dir = wait_for_event(proc, results / "smoke" / "latest", "apply")
         time.sleep(1.0)  # load and fault both running
         kids = descendants(proc.pid)
         recs = [json.loads(p.read_text()) for p in registry.glob("*/pids/*.json")]
@@ -84,7 +47,7 @@ def test_interrupt_heals_and_cleans_up(sig: int, times: int, tmp_path: Path) -> 
         assert took < (10 if times == 1 else 5), f"exit took {took:.1f} s"
         assert proc.returncode == 3, err
 
-        events = _events(run_dir)
+        events = run_events(run_dir)
         applied = {e["id"] for e in events if e["event"] == "apply"}
         healed = {e["id"] for e in events if e["event"] == "heal" and e["source"] == "teardown"}
         assert applied and applied == healed, events
@@ -139,17 +102,8 @@ def test_interrupt_during_checks_is_recorded(tmp_path: Path) -> None:
         start_new_session=True,
     )
     try:
-        run_dir = None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            latest = results / "smoke" / "latest"
-            if latest.exists() and any(e["event"] == "run-end" for e in _events(latest.resolve())):
-                run_dir = latest.resolve()
-                break
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.1)
-        assert run_dir is not None, "the run never reached its checks"
-        ends = [e for e in _events(run_dir) if e["event"] == "run-end"]
+        run_dir = wait_for_event(proc, results / "smoke" / "latest", "run-end")
+        ends = [e for e in run_events(run_dir) if e["event"] == "run-end"]
         assert [e["ok"] for e in ends] == [True], "teardown went fine: the checks come next"
         t = time.monotonic()
         proc.send_signal(signal.SIGINT)
@@ -157,7 +111,7 @@ def test_interrupt_during_checks_is_recorded(tmp_path: Path) -> None:
         assert time.monotonic() - t < 10
         assert proc.returncode == 3, err
 
-        events = _events(run_dir)
+        events = run_events(run_dir)
         assert events[-1]["event"] == "run-end" and events[-1]["ok"] is False, events[-3:]
         assert "interrupted by SIGINT" in events[-1]["error"]
         assert "interrupted" in (run_dir / "INCOMPLETE").read_text()

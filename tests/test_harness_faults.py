@@ -9,58 +9,38 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from helpers import alive, descendants, wait_for
+from helpers import (
+    CHAOSKIT,
+    HOLD_FAULT,
+    alive,
+    descendants,
+    run_events,
+    start_run,
+    wait_for,
+    wait_for_event,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-CHAOSKIT = str(Path(sys.executable).parent / "chaoskit")
 
 
-def _events(run_dir: Path) -> list[dict]:
-    p = run_dir / "events.jsonl"
-    if not p.exists():
-        return []
-    return [json.loads(line) for line in p.read_text().splitlines() if line.strip().endswith("}")]
+SMOKE = ROOT / "experiments" / "smoke.yaml"
 
 
 def _start_run(tmp_path: Path, **popen: object) -> tuple[subprocess.Popen, Path, Path]:
     results, registry = tmp_path / "results", tmp_path / "registry"
-    proc = subprocess.Popen(
-        [
-            CHAOSKIT,
-            "run",
-            str(ROOT / "experiments" / "smoke.yaml"),
-            "--set",
-            "load.duration=60s",
-            "--set",
-            "schedule.0.at=1s",
-            "--set",
-            "schedule.0.for=50s",
-            "--results",
-            str(results),
-            "--quiet",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, CHAOSKIT_LOCAL_REGISTRY=str(registry)),
-        start_new_session=True,
-        **popen,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        latest = results / "smoke" / "latest"
-        if latest.exists() and any(e["event"] == "apply" for e in _events(latest.resolve())):
-            return proc, latest.resolve(), registry
-        if proc.poll() is not None:
-            raise AssertionError(proc.communicate())
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise AssertionError("the fault was never applied")
+    env = dict(os.environ, CHAOSKIT_LOCAL_REGISTRY=str(registry))
+    proc = start_run(SMOKE, results, *HOLD_FAULT, env=env, **popen)
+    try:
+        return proc, wait_for_event(proc, results / "smoke" / "latest", "apply"), registry
+    except AssertionError:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        raise
 
 
 def _pid_of(registry: Path, name: str) -> int:
@@ -88,7 +68,7 @@ def test_a_dead_part_of_the_harness_breaks_the_run_cleanly(
         # noticed within seconds, not at the end of the 60 s load
         assert took < 30, f"the run went on for {took:.0f} s with a dead {victim}"
 
-        events = _events(run_dir)
+        events = run_events(run_dir)
         assert events[-1]["event"] == "run-end" and events[-1]["ok"] is False
         assert reason in events[-1]["error"]
         applied = {e["id"] for e in events if e["event"] == "apply"}
@@ -133,21 +113,7 @@ def test_a_signal_while_bringing_up_stops_cleanly(sig: int, tmp_path: Path) -> N
     """The signal lands while the topology comes up (before the `topology up` note):
     out within seconds, every process started so far stopped, INCOMPLETE."""
     results, registry = tmp_path / "results", tmp_path / "registry"
-    proc = subprocess.Popen(
-        [
-            CHAOSKIT,
-            "run",
-            str(ROOT / "experiments" / "smoke.yaml"),
-            "--results",
-            str(results),
-            "--quiet",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, CHAOSKIT_LOCAL_REGISTRY=str(registry)),
-        start_new_session=True,
-    )
+    proc = start_run(SMOKE, results, env=dict(os.environ, CHAOSKIT_LOCAL_REGISTRY=str(registry)))
     try:
         kids: set[int] = set()
         end = time.monotonic() + 60
@@ -159,7 +125,7 @@ def test_a_signal_while_bringing_up_stops_cleanly(sig: int, tmp_path: Path) -> N
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == 3, (out, err)
         run_dir = (results / "smoke" / "latest").resolve()
-        events = _events(run_dir)
+        events = run_events(run_dir)
         assert not any(e.get("message") == "topology up" for e in events), "landed too late"
         assert events[-1]["event"] == "run-end" and events[-1]["ok"] is False
         assert "interrupted" in (run_dir / "INCOMPLETE").read_text()
@@ -211,7 +177,7 @@ def test_a_node_that_crashes_on_every_restart_breaks_the_run(tmp_path: Path) -> 
     run_dir = Path(r.stdout.strip().splitlines()[-1])
     incomplete = (run_dir / "INCOMPLETE").read_text()
     assert "heal of f1 (kill) failed" in incomplete and "xian-1" in incomplete, incomplete
-    events = _events(run_dir)
+    events = run_events(run_dir)
     assert [e["event"] for e in events if e.get("id") == "f1"] == ["apply", "heal-failed"]
     assert "crash-looping node" in (run_dir / "logs" / "xian-1.log").read_text()
     assert not list(registry.glob("*/pids/*.json")), "every process stopped"

@@ -25,13 +25,8 @@ from chaoskit.backends.docker.teardown import remove_network
 NETWORK_REMOVAL_S = 20.0
 
 
-def _alive(pid_text: str | None) -> bool:
-    try:
-        pid = int(pid_text or "")
-    except ValueError:
-        return False
-    if pid == os.getpid():
-        return False
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -39,6 +34,14 @@ def _alive(pid_text: str | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _alive(pid_text: str | None) -> bool:
+    try:
+        pid = int(pid_text or "")
+    except ValueError:
+        return False
+    return pid != os.getpid() and pid_alive(pid)
 
 
 def clean_docker(

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,3 +204,41 @@ MODE = Param(
     choices=NETWORK_MODES,
     doc="blackhole: connections hang (packets dropped); refuse: connections are refused/reset",
 )
+
+
+def on_every_node(nodes: Iterable[str], act: Callable[[str], Any], step: str) -> None:
+    """act(node) on every node, going on after a failure; then one FaultError
+    "<step> failed on <node>: <error>; ..." naming each node that failed."""
+    errors = []
+    for n in nodes:
+        try:
+            act(n)
+        except Exception as e:  # reach every node even if one fails
+            errors.append(f"{n}: {e}")
+    if errors:
+        raise FaultError(f"{step} failed on " + "; ".join(errors))
+
+
+def on_each_node(
+    nodes: Iterable[str], act: Callable[[str], Any], undo: Callable[[list[str]], Any]
+) -> None:
+    """act(node) on each node in turn; if one fails, undo(nodes already done) and re-raise."""
+    done: list[str] = []
+    try:
+        for n in nodes:
+            act(n)
+            done.append(n)
+    except BaseException:
+        undo(done)
+        raise
+
+
+def nonzero(name: str, meaning: str) -> Rule:
+    """A rule rejecting `name` == 0: "<name> must be > 0 (<meaning>)"."""
+
+    def rule(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
+        if params.get(name) == 0:
+            return [(name, f"{name} must be > 0 ({meaning})")]
+        return []
+
+    return rule

@@ -18,20 +18,15 @@ from chaoskit.faults.base import (
     FaultDef,
     FaultError,
     Param,
+    on_each_node,
+    on_every_node,
 )
 from chaoskit.faults.selectors import select_nodes
 from chaoskit.units import millis
 
 
 def _reset(ctx: FaultContext, nodes: list[str]) -> None:
-    errors = []
-    for n in nodes:
-        try:
-            ctx.backend.set_clock_offset(n, None)
-        except Exception as e:  # reset every node even if one fails
-            errors.append(f"{n}: {e}")
-    if errors:
-        raise FaultError("clock reset failed on " + "; ".join(errors))
+    on_every_node(nodes, lambda n: ctx.backend.set_clock_offset(n, None), "clock reset")
 
 
 def _parse_when(v: Any) -> datetime:
@@ -55,14 +50,11 @@ def clock_skew(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     else:
         offset_ms = millis(params.get("offset", 0), "offset")
         targets = {"nodes": nodes, "offset_ms": offset_ms}
-    done: list[str] = []
-    try:
-        for n in nodes:
-            ctx.backend.set_clock_offset(n, offset_ms)
-            done.append(n)
-    except BaseException:
-        _reset(ctx, done)
-        raise
+    on_each_node(
+        nodes,
+        lambda n: ctx.backend.set_clock_offset(n, offset_ms),
+        lambda done: _reset(ctx, done),
+    )
     return Applied(targets=targets, heal=lambda: _reset(ctx, nodes))
 
 

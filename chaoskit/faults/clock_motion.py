@@ -29,32 +29,20 @@ from chaoskit.faults.base import (
     FaultDef,
     FaultError,
     Param,
-    RuleScope,
+    nonzero,
+    on_each_node,
+    on_every_node,
 )
 from chaoskit.faults.selectors import select_nodes
 from chaoskit.units import millis
 
 
 def _real_time(ctx: FaultContext, nodes: list[str]) -> None:
-    errors = []
-    for n in nodes:
-        try:
-            ctx.backend.set_clock_rate(n, 0.0, 1.0)
-        except Exception as e:  # reset every node even if one fails
-            errors.append(f"{n}: {e}")
-    if errors:
-        raise FaultError("clock reset failed on " + "; ".join(errors))
+    on_every_node(nodes, lambda n: ctx.backend.set_clock_rate(n, 0.0, 1.0), "clock reset")
 
 
 def _on_each(ctx: FaultContext, nodes: list[str], set_one: Any) -> None:
-    done: list[str] = []
-    try:
-        for n in nodes:
-            set_one(n)
-            done.append(n)
-    except BaseException:
-        _real_time(ctx, done)
-        raise
+    on_each_node(nodes, set_one, lambda done: _real_time(ctx, done))
 
 
 def clock_drift(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
@@ -112,12 +100,6 @@ def clock_bump(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     )
 
 
-def _positive_period(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
-    if params.get("period") == 0:
-        return [("period", "period must be > 0 (a full low-high cycle, e.g. 2s)")]
-    return []
-
-
 FAULTS = (
     FaultDef(
         "clock-drift",
@@ -144,7 +126,7 @@ FAULTS = (
             Param("period", "duration", required=True, doc="a full low-high cycle, > 0, e.g. 2s"),
         ),
         clock=True,
-        rules=(_positive_period,),
+        rules=(nonzero("period", "a full low-high cycle, e.g. 2s"),),
         effect=ACTS_ON_NODES,
         apply=clock_strobe,
     ),

@@ -25,7 +25,7 @@ from chaoskit.faults.base import (
     FaultDef,
     FaultError,
     Param,
-    RuleScope,
+    nonzero,
 )
 from chaoskit.faults.selectors import select_links
 from chaoskit.topology.model import Latency
@@ -104,12 +104,6 @@ def congestion(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     return Applied(targets=targets, heal=heal)
 
 
-def _positive_period(params: dict[str, Any], scope: RuleScope) -> list[tuple[str, str]]:
-    if params.get("period") == 0:
-        return [("period", "period must be > 0 (one rise and fall, e.g. 20s)")]
-    return []
-
-
 FAULTS = (
     FaultDef(
         "congestion",
@@ -129,7 +123,7 @@ FAULTS = (
             ),
             Param("period", "duration", required=True, doc="one rise and fall, > 0, e.g. 20s"),
         ),
-        rules=(_positive_period,),
+        rules=(nonzero("period", "one rise and fall, e.g. 20s"),),
         effect=DEGRADES_LINKS,
         apply=congestion,
     ),

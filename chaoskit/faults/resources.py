@@ -24,6 +24,7 @@ from chaoskit.faults.base import (
     FaultError,
     Param,
     RuleScope,
+    on_every_node,
 )
 from chaoskit.faults.selectors import select_nodes
 
@@ -60,14 +61,7 @@ def _each(
 
 def _heal_all(undo: Callable[[str, Any], None], done: dict[str, Any]) -> Callable[[], None]:
     def heal() -> None:
-        errors = []
-        for n, token in done.items():
-            try:
-                undo(n, token)
-            except Exception as e:  # heal every node even if one fails
-                errors.append(f"{n}: {e}")
-        if errors:
-            raise FaultError("resource heal failed on " + "; ".join(errors))
+        on_every_node(done, lambda n: undo(n, done[n]), "resource heal")
 
     return heal
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from chaoskit.backends.clean_cli import pid_alive
 from chaoskit.backends.docker.labels import LABEL, PID_LABEL, RUN_LABEL
 
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
@@ -68,16 +69,6 @@ def snapshot(client: Any = None) -> set[str]:
     return {rid for rid, _, _ in _labelled(client)}
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def new_leftovers(before: set[str], client: Any = None) -> list[str]:
     """chaoskit-labelled resources that appeared since `before` and that this process
     (or a harness it started, now gone) left behind.
@@ -100,7 +91,7 @@ def new_leftovers(before: set[str], client: Any = None) -> list[str]:
                 pid = int(pid_text)
             except ValueError:
                 pid = -1
-            if pid != me and pid > 0 and _pid_alive(pid):
+            if pid != me and pid > 0 and pid_alive(pid):
                 continue  # a live harness owns it (not a child of ours that exited)
         elif lbls.get(COMPOSE_PROJECT_LABEL, "") != compose_test_project():
             continue  # a compose project someone else brought up
