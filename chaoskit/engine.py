@@ -60,6 +60,8 @@ class _Signals:
     def __init__(self) -> None:
         self.count = 0
         self.name: str | None = None
+        self.phase = ""  # the run's phase now, set by the engine as it moves on
+        self.landed_in = ""  # the phase the first signal arrived in
         self.event = threading.Event()
         self.raise_now = False
         self.on_hurry: list[Any] = []
@@ -80,6 +82,8 @@ class _Signals:
     def _handle(self, signum: int, frame: Any) -> None:
         self.count += 1
         self.name = signal.Signals(signum).name
+        if self.count == 1:
+            self.landed_in = self.phase
         self.event.set()
         if self.count >= 2:
             for fn in self.on_hurry:
@@ -333,6 +337,7 @@ def run_experiment(
     console: Console | None = None,
     install_signals: bool = True,
     before_checks: Callable[[], None] | None = None,
+    at_phase: Callable[[str], None] | None = None,
     engines: Any = None,
     faketime_root: str | Path | None = None,
 ) -> RunResult:
@@ -340,6 +345,9 @@ def run_experiment(
 
     `before_checks` is called after teardown, right before the checks (a signal
     arriving while it runs interrupts the run as one arriving during the checks).
+    `at_phase` is called with "healing" (the load over, its faults still applied)
+    and "final reads" as those phases begin; a signal arriving while it runs lands
+    in that phase (it returns at once then: the first signal ends the call).
     `faketime_root`: where the local backend looks for libfaketime (default
     /usr/lib), needed only by clock faults.
     """
@@ -394,6 +402,22 @@ def run_experiment(
             if cluster.ctx is not None:
                 cluster.ctx.ready_timeout_s = 1.0
 
+    def enter(phase: str) -> None:
+        sig.phase = phase
+        progress.set_phase(phase)
+
+    def hold(phase: str) -> None:
+        """`at_phase`, ended by the first signal (which the caller then sees as stopped)."""
+        if at_phase is None:
+            return
+        sig.raise_now = True
+        try:
+            at_phase(phase)
+        except Interrupted:
+            pass
+        finally:
+            sig.raise_now = False
+
     sig.on_hurry.append(hurry)
     sig.on_abandon.append(
         lambda: os.write(
@@ -402,7 +426,7 @@ def run_experiment(
     )
     try:
         # ---- topology up: backend, links, nodes ready -----------------------------
-        progress.set_phase("bringing the topology up")
+        enter("bringing the topology up")
         progress.start()
         be = make_backend(backend_name, run, experiment, engines, faketime_root)
         be.disk_faults = any(f.kind in DISK_FAULTS for f in experiment.all_faults())
@@ -429,7 +453,7 @@ def run_experiment(
         plan = _load_plan(experiment, cluster, run, t0_ns, workers, remote)
         if metrics_port is not None:
             metrics = _start_live_metrics(experiment, run, events, console, metrics_port)
-        progress.set_phase("load + faults")
+        enter("load + faults")
         sig.raise_now = True
         load = start_load(plan)
         sig.raise_now = False
@@ -463,28 +487,32 @@ def run_experiment(
         events.emit("load-stop", interrupted=sig.stopped)
 
         # ---- heal everything, final reads, teardown --------------------------------
-        progress.set_phase("healing")
+        enter("healing")
+        hold("healing")
         if sig.stopped:
             cluster.ctx.tearing_down = True  # no final reads follow: do not wait for restarts
         heal_errors = cluster.heal_all("teardown" if sig.stopped else "schedule")
         if sig.stopped:
             raise Interrupted(sig.name)
         if experiment.load.final_reads:
-            progress.set_phase("final reads")
+            enter("final reads")
+            hold("final reads")
+            if sig.stopped:
+                raise Interrupted(sig.name)
             sig.raise_now = True
             counts = final_reads(plan)
             sig.raise_now = False
             events.emit("final-reads", regions=counts)
         roles.stop()
         link_state = cluster.link_state()
-        progress.set_phase("tearing down")
+        enter("tearing down")
         teardown_errors += cluster.down()
         # The log stays open: a signal during the checks must still be able to append
         # its run-end ok=false, so that events.jsonl agrees with the INCOMPLETE marker.
         events.emit("run-end", ok=True, heal_errors=heal_errors)
 
         # ---- checks and results -----------------------------------------------------
-        progress.set_phase("checking")
+        enter("checking")
         sig.raise_now = True
         if sig.stopped:  # a signal during teardown (no raise there) still interrupts
             raise Interrupted(sig.name)
@@ -503,7 +531,9 @@ def run_experiment(
             result.exit_code = EXIT_OK if passed else EXIT_BOUND_FAILED
     except Interrupted:
         result.interrupted = True
-        result.error = f"interrupted by {sig.name or 'a signal'}"
+        result.error = f"interrupted by {sig.name or 'a signal'}" + (
+            f" (phase: {sig.landed_in})" if sig.landed_in else ""
+        )
         result.exit_code = EXIT_BROKEN
     except Exception as e:
         if results_full(run.path) and not isinstance(e, OSError):

@@ -55,6 +55,7 @@ def test_interrupt_heals_and_cleans_up(sig: int, times: int, tmp_path: Path) -> 
         assert "interrupted" in events[-1]["error"]
         assert (run_dir / "INCOMPLETE").exists()
         assert "interrupted" in (run_dir / "INCOMPLETE").read_text()
+        assert "(phase: load + faults)" in (run_dir / "INCOMPLETE").read_text()
 
         # a SIGKILLed process takes a moment to be gone on a busy machine
         wait_for(lambda: not [k for k in kids if alive(k)], 10, "every process gone")
@@ -114,7 +115,7 @@ def test_interrupt_during_checks_is_recorded(tmp_path: Path) -> None:
         events = run_events(run_dir)
         assert events[-1]["event"] == "run-end" and events[-1]["ok"] is False, events[-3:]
         assert "interrupted by SIGINT" in events[-1]["error"]
-        assert "interrupted" in (run_dir / "INCOMPLETE").read_text()
+        assert "interrupted by SIGINT (phase: checking)" in (run_dir / "INCOMPLETE").read_text()
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -128,7 +128,8 @@ def test_a_signal_while_bringing_up_stops_cleanly(sig: int, tmp_path: Path) -> N
         events = run_events(run_dir)
         assert not any(e.get("message") == "topology up" for e in events), "landed too late"
         assert events[-1]["event"] == "run-end" and events[-1]["ok"] is False
-        assert "interrupted" in (run_dir / "INCOMPLETE").read_text()
+        incomplete = (run_dir / "INCOMPLETE").read_text()
+        assert "interrupted" in incomplete and "(phase: bringing the topology up)" in incomplete
         wait_for(lambda: not [k for k in kids if alive(k)], 10, "every process gone")
         assert not list(registry.glob("*/pids/*.json")), "the pid registry is emptied"
     finally:
