@@ -663,3 +663,22 @@ def test_schema_catches_broken_stress_io_and_time_chaos() -> None:
         broken = copy.deepcopy(wf)
         breaking(broken)
         assert validate_manifests([broken]), f"schema accepted a broken workflow ({word})"
+
+
+def test_shipped_experiments_export_their_new_faults_once_the_refused_entry_is_gone() -> None:
+    """deep-nemesis without its one-way: the clock bump its nemesis draws is a TimeChaos;
+    postgres-fsync-eio aimed at a named node instead of the role: an IOChaos EIO on fsync."""
+    text = (ROOT / "experiments/deep-nemesis.yaml").read_text()
+    text = "\n".join(line for line in text.splitlines() if "fault: one-way" not in line)
+    out = exported(text)
+    assert [t["templateType"] for t in workflow_chaos(out)].count("TimeChaos") == 1
+    assert validate_manifests(out.objects()) == []
+
+    text = (ROOT / "experiments/postgres-fsync-eio.yaml").read_text()
+    exp = load_experiment_text(text)
+    node = exp.topology.nodes[0].name
+    out = exported(text.replace("target: primary", f"target: {node}"))
+    (io,) = [t["ioChaos"] for t in workflow_chaos(out) if t["templateType"] == "IOChaos"]
+    assert io["errno"] == 5 and io["methods"] == ["fsync"] and io["volumePath"] == DATA_PATH
+    assert io["duration"] == "20000ms"
+    assert validate_manifests(out.objects()) == []
