@@ -19,6 +19,7 @@ from chaoskit.experiment import load_experiment, load_experiment_text
 from chaoskit.export.chaos_mesh import (
     NODE_LABEL,
     REGION_LABEL,
+    TEMPLATE_KEYS,
     ChaosMeshOptions,
     ExportError,
     UnsupportedFault,
@@ -33,15 +34,16 @@ from chaoskit.load.plan import LoadPlan
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
 PORTS = {"geokv": {"http": 8080}, "etcd": {"client": 2379, "peer": 2380}}
-# shipped experiment -> the fault kind that has no Chaos Mesh equivalent
+# shipped experiment -> (the fault kind that has no Chaos Mesh equivalent, words of the reason)
 REFUSED = {
-    "etcd-two-cities-degrade": "degrade-quorum",
-    "two-cities-three-centres": "degrade-quorum",
-    "zone-lost": "cut-zone",  # mode refuse: a partition only drops packets
-    "deep-nemesis": "one-way",  # node-level one-way in its sequence
-    "lww-clock-drift": "clock-drift",  # a clock rate: no mapping
-    "postgres-fsync-eio": "disk-error",
+    "etcd-two-cities-degrade": ("degrade-quorum", "membership"),
+    "two-cities-three-centres": ("degrade-quorum", "membership"),
+    "zone-lost": ("cut-zone", "blackhole"),  # mode refuse: a partition only drops packets
+    "deep-nemesis": ("one-way", "TCP both ways"),  # node-level one-way in its sequence
+    "lww-clock-drift": ("clock-drift", "has no rate"),
+    "postgres-fsync-eio": ("disk-error", "role"),  # targets `primary`, a role
 }
+DATA_PATH = "/var/lib/sut"
 
 
 def options(kind: str) -> ChaosMeshOptions:
@@ -50,17 +52,20 @@ def options(kind: str) -> ChaosMeshOptions:
     from chaoskit.systems import get_adapter
 
     ports = PORTS.get(kind) or {n: 7000 + i for i, n in enumerate(get_adapter(kind).ports)}
-    return ChaosMeshOptions(selector={"app": "sut"}, ports=ports)
+    return ChaosMeshOptions(selector={"app": "sut"}, ports=ports, data_path=DATA_PATH)
 
 
-def exported(text: str):
+def exported(text: str, **changes):
     exp = load_experiment_text(text)
-    return export_chaos_mesh(exp, options(exp.system.kind))
+    opts = options(exp.system.kind)
+    for key, value in changes.items():
+        setattr(opts, key, value)
+    return export_chaos_mesh(exp, opts)
 
 
 BASE = """
 name: t
-backend: local
+backend: docker
 seed: 4
 topology:
   regions:
@@ -87,8 +92,9 @@ def test_every_shipped_experiment_exports_or_is_refused_by_name(path: Path) -> N
     if path.stem in REFUSED:
         with pytest.raises(UnsupportedFault) as e:
             export_chaos_mesh(exp, options(exp.system.kind))
-        assert e.value.kind == REFUSED[path.stem]
-        assert REFUSED[path.stem] in str(e.value) and str(path) in str(e.value)
+        kind, words = REFUSED[path.stem]
+        assert e.value.kind == kind and f"({kind})" in str(e.value)
+        assert words in str(e.value) and str(path) in str(e.value)
         return
     out = export_chaos_mesh(exp, options(exp.system.kind))
     assert validate_manifests(out.objects()) == []
@@ -380,7 +386,7 @@ def test_published_crd_validation_path(tmp_path: Path) -> None:
 def test_shipped_exports_validate_against_published_crds(path: Path) -> None:
     exp = load_experiment(path)
     if path.stem in REFUSED:
-        pytest.skip(f"refused: {REFUSED[path.stem]}")
+        pytest.skip(f"refused: {REFUSED[path.stem][0]}")
     out = export_chaos_mesh(exp, options(exp.system.kind))
     paths = [Path(p) for p in os.environ["CHAOSKIT_CHAOS_MESH_CRDS"].split(":") if p]
     assert validate_manifests(out.objects(), paths) == []
@@ -453,11 +459,226 @@ def test_unknown_port_and_empty_selector_are_errors() -> None:
         export_chaos_mesh(exp, ChaosMeshOptions(selector={}, ports={"http": 1}))
 
 
-def test_a_fault_without_a_mapping_names_the_faults_that_export() -> None:
+def test_every_catalogued_fault_is_mapped_or_refused_with_a_reason() -> None:
+    """A fault added to the catalogue without a decision here fails this test."""
+    from chaoskit.export.chaos_mesh import MAPPERS
+    from chaoskit.export.chaos_mesh import REFUSED as REASONS
+    from chaoskit.faults.catalogue import fault_names
+
+    assert [n for n in fault_names() if n not in MAPPERS and n not in REASONS] == []
+    assert not set(MAPPERS) & set(REASONS)
+
+
+def test_a_fault_without_a_mapping_names_the_faults_that_export(monkeypatch) -> None:
+    from chaoskit.export.chaos_mesh import MAPPERS
+
+    monkeypatch.delitem(MAPPERS, "cpu-hog")  # as a plugin's fault kind would be
     exp = load_experiment_text(
-        with_schedule("{at: 1s, for: 2s, fault: clock-drift, target: random-node, rate: 2}"),
-        name="exp.yaml",
+        with_schedule("{at: 1s, for: 2s, fault: cpu-hog, target: a-1}"), name="exp.yaml"
     )
     with pytest.raises(UnsupportedFault) as e:
         export_chaos_mesh(exp, options(exp.system.kind))
-    assert "clock-drift" in str(e.value) and "faults that export: bandwidth, bridge" in str(e.value)
+    assert "(cpu-hog)" in str(e.value) and "faults that export: bandwidth, bridge" in str(e.value)
+
+
+# -- resource, disk and clock-motion faults -------------------------------------------
+
+
+def test_cpu_hog_and_io_hog_are_stress_chaos() -> None:
+    out = exported(
+        with_schedule(
+            "{at: 1s, for: 2s, fault: cpu-hog, target: c-1, workers: 3}",
+            "{at: 1s, for: 2s, fault: io-hog, target: {region: c}, workers: 2}",
+        )
+    )
+    cpu, io = (t["stressChaos"] for t in workflow_chaos(out))
+    assert cpu["stressors"] == {"cpu": {"workers": 3, "load": 100}}
+    assert cpu["selector"]["labelSelectors"][NODE_LABEL] == "c-1"
+    assert io["stressngStressors"] == "--hdd 2 --hdd-bytes 32M"
+    assert io["selector"]["labelSelectors"][REGION_LABEL] == "c"
+    assert validate_manifests(out.objects()) == []
+
+
+@pytest.mark.parametrize(
+    "entry, errno, methods, percent",
+    [
+        ("{fault: disk-error, target: a-1}", 5, ["fsync"], 100),
+        ("{fault: disk-error, target: a-1, op: write, probability: 0.25}", 5, ["write"], 25),
+        ("{fault: disk-error, target: a-1, op: both, errno: EROFS}", 30, ["write", "fsync"], 100),
+        ("{fault: disk-full, target: a-1}", 28, ["write", "fsync"], 100),
+    ],
+)
+def test_disk_errors_are_io_chaos_faults_on_the_data_path(entry, errno, methods, percent) -> None:
+    out = exported(with_schedule(entry.replace("{", "{at: 1s, for: 2s, ", 1)))
+    (tpl,) = workflow_chaos(out)
+    spec = tpl["ioChaos"]
+    assert spec["action"] == "fault" and spec["errno"] == errno
+    assert spec["methods"] == methods and spec["percent"] == percent
+    assert spec["volumePath"] == DATA_PATH and spec["duration"] == "2000ms"
+    assert validate_manifests(out.objects()) == []
+
+
+def test_slow_fsync_is_io_chaos_latency() -> None:
+    out = exported(with_schedule("{at: 1s, for: 2s, fault: slow-fsync, target: b-1, delay: 150ms}"))
+    (tpl,) = workflow_chaos(out)
+    assert tpl["ioChaos"]["action"] == "latency" and tpl["ioChaos"]["delay"] == "150000us"
+    assert tpl["ioChaos"]["methods"] == ["fsync"]
+    assert validate_manifests(out.objects()) == []
+
+
+@pytest.mark.parametrize("kind", ["disk-error", "slow-fsync", "disk-full"])
+def test_disk_faults_need_the_data_path(kind: str) -> None:
+    extra = ", delay: 10ms" if kind == "slow-fsync" else ""
+    with pytest.raises(UnsupportedFault) as e:
+        exported(
+            with_schedule(f"{{at: 1s, for: 2s, fault: {kind}, target: a-1{extra}}}"),
+            data_path=None,
+        )
+    assert e.value.kind == kind and "--data-path" in str(e.value)
+    with pytest.raises(ExportError, match="absolute path"):
+        exported(with_schedule("{at: 1s, for: 2s, fault: cpu-hog, target: a-1}"), data_path="x")
+
+
+@pytest.mark.parametrize(
+    "entry, kind, words",
+    [
+        ("{at: 1s, for: 2s, fault: cpu-limit, target: a-1, cpus: 0.5}", "cpu-limit", "limits"),
+        (
+            "{at: 1s, for: 2s, fault: memory-limit, target: a-1, memory_mb: 64}",
+            "memory-limit",
+            "OOM",
+        ),
+        ("{at: 1s, for: 2s, fault: clock-drift, target: a-1, rate: 2}", "clock-drift", "rate"),
+        (
+            "{at: 1s, for: 2s, fault: congestion, links: all, rtt: 50ms, loss: 0.1, period: 2s}",
+            "congestion",
+            "loss: 0",
+        ),
+        (
+            "{at: 1s, for: 60s, fault: clock-strobe, target: a-1, low: 0s, high: 1s, period: 100ms}",
+            "clock-strobe",
+            "1200 workflow steps",
+        ),
+    ],
+)
+def test_resource_and_clock_faults_without_equivalent_are_refused(entry, kind, words) -> None:
+    text = with_schedule(entry).replace("mode: quorum", "mode: lww")
+    with pytest.raises(UnsupportedFault) as e:
+        exported(text)
+    assert e.value.kind == kind and words in str(e.value)
+
+
+def test_clock_bump_gives_each_target_the_offset_a_run_draws() -> None:
+    import random
+
+    text = with_schedule("{at: 1s, for: 2s, fault: clock-bump, target: all, max: 2s}")
+    exp = load_experiment_text(text.replace("mode: quorum", "mode: lww"))
+    out = export_chaos_mesh(exp, options("geokv"))
+    rng = random.Random(f"{exp.seed}:f1")  # what FaultContext.rng_for gives the run
+    want = [round(rng.uniform(-2000, 2000), 3) for _ in exp.topology.nodes]
+    chaos = [t["timeChaos"] for t in workflow_chaos(out)]  # one per node, in topology order
+    assert [c["timeOffset"] for c in chaos] == [f"{round(ms * 1000)}us" for ms in want]
+    assert len({c["timeOffset"] for c in chaos}) == len(chaos)  # each node its own offset
+    assert chaos[-1]["selector"]["labelSelectors"][NODE_LABEL] == "c-2"
+    assert validate_manifests(out.objects()) == []
+
+
+def _phases(out) -> list[dict]:
+    templates = {t["name"]: t for t in out.manifests["workflow.yaml"][0]["spec"]["templates"]}
+    (serial,) = [t for n, t in templates.items() if n.endswith("-phases")]
+    return [templates[c] for c in serial["children"]]
+
+
+def test_clock_strobe_alternates_time_chaos_steps() -> None:
+    text = with_schedule(
+        "{at: 1s, for: 5s, fault: clock-strobe, target: a-1, low: 0s, high: 800ms, period: 2s}"
+    )
+    out = exported(text.replace("mode: quorum", "mode: lww"))
+    steps = _phases(out)
+    assert [s["templateType"] for s in steps] == [
+        "TimeChaos",
+        "Suspend",
+        "TimeChaos",
+        "Suspend",
+        "TimeChaos",
+    ]  # high first, low (no offset) next, every half period
+    assert [s["deadline"] for s in steps] == ["1000ms"] * 4 + ["1000ms"]
+    assert steps[0]["timeChaos"]["timeOffset"] == "800000us"
+    assert validate_manifests(out.objects()) == []
+
+
+def test_congestion_is_a_staircase_of_delays_over_the_base() -> None:
+    exp = load_experiment_text(
+        with_schedule(
+            "{at: 1s, for: 4s, fault: congestion, links: {between: [a, b]}, rtt: 100ms, "
+            "jitter: 20ms, period: 4s}"
+        )
+    )
+    out = export_chaos_mesh(exp, options("geokv"))
+    steps = _phases(out)
+    assert len(steps) == 8 and all(s["deadline"] == "500ms" for s in steps)
+    base = exp.topology.rtt("a", "b")
+    added = [
+        int(s["networkChaos"]["delay"]["latency"][:-2]) / 500 - base.rtt_ms for s in steps
+    ]  # RTT added at each phase's middle: rises to the peak at half the period, falls back
+    assert added == sorted(added[:4]) + sorted(added[4:], reverse=True)
+    assert added == pytest.approx(added[::-1]) and 0 < added[0] < 10 and 90 < added[3] <= 100
+    assert validate_manifests(out.objects()) == []
+
+
+def test_schema_catches_broken_stress_io_and_time_chaos() -> None:
+    """Known-bad specs of the kinds the resource, disk and clock faults export to."""
+    text = with_schedule(
+        "{at: 1s, for: 2s, fault: cpu-hog, target: a-1}",
+        "{at: 1s, for: 2s, fault: disk-error, target: a-1}",
+        "{at: 1s, for: 2s, fault: clock-bump, target: a-1, max: 1s}",
+    )
+    out = exported(text.replace("mode: quorum", "mode: lww"))
+    wf = out.manifests["workflow.yaml"][0]
+    idx = {t["templateType"]: i for i, t in enumerate(wf["spec"]["templates"])}
+
+    def spec(kind: str):
+        key = TEMPLATE_KEYS[kind]
+        return lambda d: d["spec"]["templates"][idx[kind]][key]
+
+    stress, io, time = spec("StressChaos"), spec("IOChaos"), spec("TimeChaos")
+    breakages = [
+        (lambda d: stress(d).pop("stressors"), "no stressor at all"),
+        (lambda d: stress(d)["stressors"]["cpu"].__setitem__("workers", 0), "0 workers"),
+        (lambda d: stress(d)["stressors"]["cpu"].__setitem__("load", 150), "load 150"),
+        (lambda d: stress(d)["stressors"].__setitem__("hdd", {"workers": 1}), "no hdd stressor"),
+        (lambda d: io(d).pop("volumePath"), "volumePath"),
+        (lambda d: io(d).__setitem__("volumePath", "data"), "relative volumePath"),
+        (lambda d: io(d).pop("errno"), "fault without errno"),
+        (lambda d: io(d).__setitem__("errno", 0), "errno 0"),
+        (lambda d: io(d).__setitem__("methods", ["fdatasync"]), "not a FUSE method"),
+        (lambda d: io(d).__setitem__("percent", 101), "percent"),
+        (lambda d: io(d).__setitem__("action", "latency"), "latency without delay"),
+        (lambda d: time(d).__setitem__("timeOffset", "3 s"), "timeOffset"),
+        (lambda d: time(d).__setitem__("clockIds", ["CLOCK_WALL"]), "clockIds"),
+        (lambda d: time(d).__setitem__("rate", 2), "no rate"),
+    ]
+    assert validate_manifests([wf]) == []
+    for breaking, word in breakages:
+        broken = copy.deepcopy(wf)
+        breaking(broken)
+        assert validate_manifests([broken]), f"schema accepted a broken workflow ({word})"
+
+
+def test_shipped_experiments_export_their_new_faults_once_the_refused_entry_is_gone() -> None:
+    """deep-nemesis without its one-way: the clock bump its nemesis draws is a TimeChaos;
+    postgres-fsync-eio aimed at a named node instead of the role: an IOChaos EIO on fsync."""
+    text = (ROOT / "experiments/deep-nemesis.yaml").read_text()
+    text = "\n".join(line for line in text.splitlines() if "fault: one-way" not in line)
+    out = exported(text)
+    assert [t["templateType"] for t in workflow_chaos(out)].count("TimeChaos") == 1
+    assert validate_manifests(out.objects()) == []
+
+    text = (ROOT / "experiments/postgres-fsync-eio.yaml").read_text()
+    exp = load_experiment_text(text)
+    node = exp.topology.nodes[0].name
+    out = exported(text.replace("target: primary", f"target: {node}"))
+    (io,) = [t["ioChaos"] for t in workflow_chaos(out) if t["templateType"] == "IOChaos"]
+    assert io["errno"] == 5 and io["methods"] == ["fsync"] and io["volumePath"] == DATA_PATH
+    assert io["duration"] == "20000ms"
+    assert validate_manifests(out.objects()) == []

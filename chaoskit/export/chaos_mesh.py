@@ -21,6 +21,8 @@ nothing is dropped silently.
 
 from __future__ import annotations
 
+import errno
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ from chaoskit.export.timeline import Step, flatten
 from chaoskit.faults.base import FaultError
 from chaoskit.faults.selectors import resolve_region, select_nodes
 from chaoskit.topology.model import Topology
+from chaoskit.units import millis
 
 API_VERSION = "chaos-mesh.org/v1alpha1"
 CHAOS_MESH_VERSION = "v2.6"
@@ -69,6 +72,7 @@ class ChaosMeshOptions:
     namespace: str = "default"
     image: str = "chaoskit-node:latest"  # an image with chaoskit installed (Locust side)
     master_port: int = 5557
+    data_path: str | None = None  # the node's data directory inside its pod (IOChaos volumePath)
 
 
 @dataclass
@@ -139,9 +143,9 @@ class _Context:
 
         return random.Random(f"{self.experiment.seed}:{step.fault_id}")
 
-    def nodes(self, step: Step, sel: Any) -> list[str]:
+    def nodes(self, step: Step, sel: Any, rng: Any = None) -> list[str]:
         try:
-            return select_nodes(self.selector_ctx(), sel, self.rng(step))
+            return select_nodes(self.selector_ctx(), sel, rng or self.rng(step))
         except FaultError as e:
             if isinstance(e.__cause__, _RoleTarget):
                 raise UnsupportedFault(
@@ -190,7 +194,20 @@ class _Context:
 # -- faults ---------------------------------------------------------------------------
 
 Chaos = tuple[str, dict[str, Any]]  # (templateType, spec)
-Mapper = Callable[[_Context, Step], list[Chaos]]
+
+
+@dataclass
+class Phases:
+    """Chaos that changes during its step: (seconds, chaos run together) one after another;
+    an empty list is a pause. The workflow makes it a Serial."""
+
+    phases: list[tuple[float, list[Chaos]]]
+
+
+Mapper = Callable[[_Context, Step], "list[Chaos] | Phases"]
+# A Workflow of thousands of templates is slow for the controller to reconcile: a fault
+# that changes faster than this many phases per step is refused with the numbers.
+MAX_PHASES = 120
 
 
 def _partition(ctx: _Context, a: list[str], b: list[str] | None, direction: str) -> Chaos:
@@ -474,6 +491,177 @@ def _clock_skew(ctx: _Context, step: Step) -> list[Chaos]:
     ]
 
 
+def _clock_bump(ctx: _Context, step: Step) -> list[Chaos]:
+    """One TimeChaos per target, each with its own offset from [-max, +max], drawn from the
+    fault's seeded source after the targets, as a chaoskit run draws them."""
+    p = step.fault.params
+    span = millis(p.get("max", 0), "max")
+    rng = ctx.rng(step)
+    nodes = ctx.nodes(step, p.get("target", "random-node"), rng)
+    offsets = {n: round(rng.uniform(-span, span), 3) for n in nodes}
+    return [_time_chaos(ctx, [n], offsets[n]) for n in nodes]
+
+
+def _time_chaos(ctx: _Context, nodes: list[str], offset_ms: float) -> Chaos:
+    return (
+        "TimeChaos",
+        {
+            "mode": "all",
+            "selector": ctx.pods_of_nodes(nodes),
+            "timeOffset": f"{round(offset_ms * 1000)}us",
+            "clockIds": ["CLOCK_REALTIME"],
+        },
+    )
+
+
+def _phase_count(ctx: _Context, step: Step, phase_s: float) -> int:
+    count = max(1, math.ceil(step.length_s / phase_s - 1e-9))
+    if count > MAX_PHASES:
+        raise UnsupportedFault(
+            ctx.experiment,
+            step,
+            f"its {duration(step.length_s)} in phases of {duration(phase_s)} would be {count} "
+            f"workflow steps (at most {MAX_PHASES} export); give a longer period or a shorter `for`",
+        )
+    return count
+
+
+def _phase_lengths(step: Step, phase_s: float, count: int) -> list[float]:
+    return [min(phase_s, step.length_s - i * phase_s) for i in range(count)]
+
+
+def _clock_strobe(ctx: _Context, step: Step) -> Phases:
+    """Alternating TimeChaos steps, high first, each half a period (between two steps the
+    clock is real for as long as Chaos Mesh takes to swap them)."""
+    p = step.fault.params
+    low, high = millis(p.get("low", 0), "low"), millis(p.get("high", 0), "high")
+    half = millis(p["period"], "period") / 2000.0
+    nodes = ctx.nodes(step, p["target"])
+    count = _phase_count(ctx, step, half)
+    phases: list[tuple[float, list[Chaos]]] = []
+    for i, length in enumerate(_phase_lengths(step, half, count)):
+        offset = high if i % 2 == 0 else low
+        phases.append((length, [_time_chaos(ctx, nodes, offset)] if offset else []))
+    return Phases(phases)
+
+
+CONGESTION_STEPS = 8  # phases per period: the level at each phase's middle
+
+
+def _congestion(ctx: _Context, step: Step) -> Phases:
+    """The rise and fall of the RTT as a staircase: eight NetworkChaos delay phases per
+    period, each adding rtt x level (level = (1 - cos 2 pi t/period)/2 at the phase's middle)
+    on top of the base RTT of each region pair."""
+    p = step.fault.params
+    if float(p.get("loss") or 0) > 0:
+        raise UnsupportedFault(
+            ctx.experiment,
+            step,
+            "its `loss` stalls new TCP connections (a Toxiproxy timeout toxic); a NetworkChaos "
+            "loss drops packets, a different fault (give loss: 0 to export the latency part)",
+        )
+    rtt, jitter = millis(p.get("rtt", 0), "rtt"), millis(p.get("jitter", 0), "jitter")
+    period = millis(p["period"], "period") / 1000.0
+    phase = period / CONGESTION_STEPS
+    pairs = _region_pairs(ctx, step)
+    phases: list[tuple[float, list[Chaos]]] = []
+    for i, length in enumerate(_phase_lengths(step, phase, _phase_count(ctx, step, phase))):
+        level = (1 - math.cos(2 * math.pi * ((i + 0.5) * phase) / period)) / 2
+        chaos = []
+        for a, b in pairs:
+            base = ctx.topology.rtt(a, b)
+            chaos.append(
+                _delay(ctx, a, b, base.rtt_ms + rtt * level, base.jitter_ms + jitter * level)
+            )
+        phases.append((length, chaos))
+    return Phases(phases)
+
+
+def _stress_cpu(ctx: _Context, step: Step) -> list[Chaos]:
+    """stress-ng --cpu N in the pod's cgroup, sharing its CPU and quota, as cpu-hog does."""
+    nodes = ctx.nodes(step, step.fault.params["target"])
+    workers = int(step.fault.params.get("workers", 1))
+    spec = {
+        "mode": "all",
+        "selector": ctx.pods_of_nodes(nodes),
+        "stressors": {"cpu": {"workers": workers, "load": 100}},
+    }
+    return [("StressChaos", spec)]
+
+
+def _stress_io(ctx: _Context, step: Step) -> list[Chaos]:
+    """stress-ng --hdd N in the pod's cgroup (StressChaos's raw stress-ng options). An
+    approximation: chaos-daemon runs it, so its files are on the Kubernetes node's disk
+    (charged to the pod's cgroup), not in the container's /tmp."""
+    nodes = ctx.nodes(step, step.fault.params["target"])
+    workers = int(step.fault.params.get("workers", 1))
+    spec = {
+        "mode": "all",
+        "selector": ctx.pods_of_nodes(nodes),
+        "stressngStressors": f"--hdd {workers} --hdd-bytes 32M",
+    }
+    return [("StressChaos", spec)]
+
+
+IO_METHODS = {"fsync": ["fsync"], "write": ["write"], "both": ["write", "fsync"]}
+
+
+def _io_chaos(ctx: _Context, step: Step, spec: dict[str, Any]) -> Chaos:
+    if not ctx.options.data_path:
+        raise UnsupportedFault(
+            ctx.experiment,
+            step,
+            "IOChaos acts on one volume of the pod: give the node's data directory inside its "
+            "pod as --data-path (e.g. --data-path /var/lib/postgresql/data)",
+        )
+    nodes = ctx.nodes(step, step.fault.params["target"])
+    return (
+        "IOChaos",
+        {
+            "mode": "all",
+            "selector": ctx.pods_of_nodes(nodes),
+            "volumePath": ctx.options.data_path,
+            **spec,
+        },
+    )
+
+
+def _disk_error(ctx: _Context, step: Step) -> list[Chaos]:
+    p = step.fault.params
+    name = str(p.get("errno", "EIO"))
+    percent = max(1, round(float(p.get("probability", 1.0)) * 100))
+    spec = {
+        "action": "fault",
+        "errno": getattr(errno, name),
+        "methods": IO_METHODS[p.get("op", "fsync")],
+        "percent": percent,
+    }
+    return [_io_chaos(ctx, step, spec)]
+
+
+def _slow_fsync(ctx: _Context, step: Step) -> list[Chaos]:
+    delay = millis(step.fault.params["delay"], "delay")
+    spec = {
+        "action": "latency",
+        "delay": f"{round(delay * 1000)}us",
+        "methods": ["fsync"],
+        "percent": 100,
+    }
+    return [_io_chaos(ctx, step, spec)]
+
+
+def _disk_full(ctx: _Context, step: Step) -> list[Chaos]:
+    """ENOSPC on every write and fsync of the data volume, for `how: shim` and `how: fill`
+    alike: IOChaos cannot fill a file system, it fails the calls a full one fails."""
+    spec = {
+        "action": "fault",
+        "errno": errno.ENOSPC,
+        "methods": IO_METHODS["both"],
+        "percent": 100,
+    }
+    return [_io_chaos(ctx, step, spec)]
+
+
 # fault kind -> how it becomes Chaos Mesh objects
 MAPPERS: dict[str, Mapper] = {
     "cut-region": _cut_region,
@@ -489,6 +677,14 @@ MAPPERS: dict[str, Mapper] = {
     "kill": _pod_failure,  # the pod is down for `for`, then back (pod-failure)
     "stop": _pod_failure,
     "clock-skew": _clock_skew,
+    "clock-bump": _clock_bump,
+    "clock-strobe": _clock_strobe,
+    "congestion": _congestion,
+    "cpu-hog": _stress_cpu,
+    "io-hog": _stress_io,
+    "disk-error": _disk_error,
+    "slow-fsync": _slow_fsync,
+    "disk-full": _disk_full,
 }
 
 # fault kind -> why it has no Chaos Mesh equivalent
@@ -505,10 +701,18 @@ REFUSED: dict[str, str] = {
     "adapter); Chaos Mesh has no membership fault",
     "restore-quorum": "membership changes go through the system's own API (the chaoskit "
     "adapter); Chaos Mesh has no membership fault",
+    "clock-drift": "it changes the clock's rate; TimeChaos only shifts a clock by a fixed "
+    "timeOffset and has no rate",
+    "cpu-limit": "it lowers the pod's CPU quota; Chaos Mesh cannot change a pod's resource "
+    "limits (a StressChaos adds load, it does not throttle): set resources.limits.cpu, or "
+    "use cpu-hog",
+    "memory-limit": "it lowers the pod's memory limit (the OOM killer acts); Chaos Mesh cannot "
+    "change a pod's resource limits (a StressChaos memory stressor only occupies memory): set "
+    "resources.limits.memory",
 }
 
 
-def chaos_for(ctx: _Context, step: Step) -> list[Chaos]:
+def chaos_for(ctx: _Context, step: Step) -> list[Chaos] | Phases:
     kind = step.fault.kind
     if kind in REFUSED:
         raise UnsupportedFault(ctx.experiment, step, REFUSED[kind])
@@ -571,6 +775,45 @@ def latency_objects(ctx: _Context) -> list[dict[str, Any]]:
     return out
 
 
+# templateType -> the field of a Workflow template that holds its spec
+TEMPLATE_KEYS = {
+    "NetworkChaos": "networkChaos",
+    "PodChaos": "podChaos",
+    "TimeChaos": "timeChaos",
+    "StressChaos": "stressChaos",
+    "IOChaos": "ioChaos",
+}
+
+
+def _chaos_templates(
+    templates: list[dict[str, Any]], name: str, chaos: list[Chaos], seconds: float
+) -> str:
+    """Templates running `chaos` together for `seconds` (a Suspend when there is none);
+    returns the name of the one to run."""
+    deadline = duration(seconds)
+    if not chaos:
+        templates.append({"name": name, "templateType": "Suspend", "deadline": deadline})
+        return name
+    bodies = []
+    for j, (kind, spec) in enumerate(chaos):
+        body = name if len(chaos) == 1 else k8s_name(name, str(j))
+        key = TEMPLATE_KEYS[kind]
+        templates.append(
+            {
+                "name": body,
+                "templateType": kind,
+                "deadline": deadline,
+                key: {**spec, "duration": deadline},
+            }
+        )
+        bodies.append(body)
+    if len(bodies) == 1:
+        return bodies[0]
+    run = k8s_name(name, "all")
+    templates.append({"name": run, "templateType": "Parallel", "children": bodies})
+    return run
+
+
 def workflow(ctx: _Context, steps: list[Step]) -> dict[str, Any] | None:
     """The schedule as one Workflow: a Parallel of one Serial (wait, chaos) per step."""
     if not steps:
@@ -580,24 +823,15 @@ def workflow(ctx: _Context, steps: list[Step]) -> dict[str, Any] | None:
     for i, step in enumerate(steps):
         chaos = chaos_for(ctx, step)
         name = k8s_name(f"s{i}", step.fault_id, step.fault.kind)
-        deadline = duration(step.length_s)
-        bodies = []
-        for j, (kind, spec) in enumerate(chaos):
-            body = name if len(chaos) == 1 else k8s_name(name, str(j))
-            key = kind[0].lower() + kind[1:]
-            templates.append(
-                {
-                    "name": body,
-                    "templateType": kind,
-                    "deadline": deadline,
-                    key: {**spec, "duration": deadline},
-                }
-            )
-            bodies.append(body)
-        run = bodies[0]
-        if len(bodies) > 1:
-            run = k8s_name(name, "all")
-            templates.append({"name": run, "templateType": "Parallel", "children": bodies})
+        if isinstance(chaos, Phases):
+            parts = [
+                _chaos_templates(templates, k8s_name(name, f"p{j}"), phase, seconds)
+                for j, (seconds, phase) in enumerate(chaos.phases)
+            ]
+            run = k8s_name(name, "phases")
+            templates.append({"name": run, "templateType": "Serial", "children": parts})
+        else:
+            run = _chaos_templates(templates, name, chaos, step.length_s)
         if step.start_s > 0:
             wait = k8s_name(name, "wait")
             templates.append(
@@ -689,6 +923,11 @@ def export_chaos_mesh(experiment: Experiment, options: ChaosMeshOptions) -> Expo
         raise ExportError(
             f"--port: {experiment.system.kind} has no port {', '.join(map(repr, extra))}; "
             f"its ports are {', '.join(adapter_ports)}"
+        )
+    if options.data_path is not None and not options.data_path.startswith("/"):
+        raise ExportError(
+            f"--data-path {options.data_path!r}: give the absolute path of the node's data "
+            "directory inside its pod, e.g. /var/lib/etcd"
         )
     if not options.selector:
         raise ExportError("--selector: give the labels of the system's pods, e.g. app=etcd")

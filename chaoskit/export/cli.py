@@ -60,6 +60,13 @@ def _pairs(text: str, what: str, option: str) -> dict[str, str]:
     help="Image with chaoskit installed, for the Locust master and workers.",
 )
 @click.option(
+    "--data-path",
+    default=None,
+    metavar="PATH",
+    help="The node's data directory inside its pod, e.g. /var/lib/etcd: the volume the "
+    "disk faults (IOChaos) act on. Required when the schedule has a disk fault.",
+)
+@click.option(
     "--crds",
     "crds",
     multiple=True,
@@ -74,6 +81,7 @@ def chaos_mesh(
     ports: tuple[str, ...],
     namespace: str,
     image: str,
+    data_path: str | None,
     crds: tuple[Path, ...],
     overrides: tuple[str, ...],
 ) -> None:
@@ -100,6 +108,7 @@ def chaos_mesh(
             ports=port_map,
             namespace=namespace,
             image=image,
+            data_path=data_path,
         )
         result = export_chaos_mesh(exp, opts)
     except ExperimentError as e:
