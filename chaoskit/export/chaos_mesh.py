@@ -65,6 +65,21 @@ class UnsupportedFault(ExportError):
         )
 
 
+class NeedsOption(UnsupportedFault):
+    """A schedule entry that exports only with an option the user did not give."""
+
+    def __init__(self, experiment: Experiment, step: Step, option: str, reason: str) -> None:
+        super().__init__(experiment, step, reason)
+        self.option = option
+        where = f"{experiment.source_path}:{step.fault.line}: " if step.fault.line else ""
+        self.args = (
+            f"{where}schedule: fault {step.fault_id} ({step.fault.kind}) needs {option}: {reason}",
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 @dataclass
 class ChaosMeshOptions:
     selector: dict[str, str]  # the user's labels that select the system's pods
@@ -101,6 +116,12 @@ def k8s_name(*parts: str) -> str:
 def duration(seconds: float) -> str:
     """Seconds as a Go duration in whole milliseconds ("15000ms")."""
     return f"{round(seconds * 1000)}ms"
+
+
+def fine(ms: float) -> str:
+    """Milliseconds as a Go duration: whole ms as "150ms", finer as microseconds."""
+    us = round(ms * 1000)
+    return f"{us // 1000}ms" if us % 1000 == 0 else f"{us}us"
 
 
 def half_ms(ms: float) -> str:
@@ -508,7 +529,7 @@ def _time_chaos(ctx: _Context, nodes: list[str], offset_ms: float) -> Chaos:
         {
             "mode": "all",
             "selector": ctx.pods_of_nodes(nodes),
-            "timeOffset": f"{round(offset_ms * 1000)}us",
+            "timeOffset": fine(offset_ms),
             "clockIds": ["CLOCK_REALTIME"],
         },
     )
@@ -608,11 +629,12 @@ IO_METHODS = {"fsync": ["fsync"], "write": ["write"], "both": ["write", "fsync"]
 
 def _io_chaos(ctx: _Context, step: Step, spec: dict[str, Any]) -> Chaos:
     if not ctx.options.data_path:
-        raise UnsupportedFault(
+        raise NeedsOption(
             ctx.experiment,
             step,
-            "IOChaos acts on one volume of the pod: give the node's data directory inside its "
-            "pod as --data-path (e.g. --data-path /var/lib/postgresql/data)",
+            "--data-path",
+            "IOChaos acts on one volume of the pod; give the node's data directory inside its "
+            "pod, e.g. --data-path /var/lib/postgresql/data",
         )
     nodes = ctx.nodes(step, step.fault.params["target"])
     return (
@@ -643,7 +665,7 @@ def _slow_fsync(ctx: _Context, step: Step) -> list[Chaos]:
     delay = millis(step.fault.params["delay"], "delay")
     spec = {
         "action": "latency",
-        "delay": f"{round(delay * 1000)}us",
+        "delay": fine(delay),
         "methods": ["fsync"],
         "percent": 100,
     }
