@@ -497,18 +497,12 @@ def test_a_fault_without_a_mapping_names_the_faults_that_export(monkeypatch) -> 
 # -- resource, disk and clock-motion faults -------------------------------------------
 
 
-def test_cpu_hog_and_io_hog_are_stress_chaos() -> None:
-    out = exported(
-        with_schedule(
-            "{at: 1s, for: 2s, fault: cpu-hog, target: c-1, workers: 3}",
-            "{at: 1s, for: 2s, fault: io-hog, target: {region: c}, workers: 2}",
-        )
-    )
-    cpu, io = (t["stressChaos"] for t in workflow_chaos(out))
+def test_cpu_hog_is_a_stress_chaos_cpu_stressor() -> None:
+    out = exported(with_schedule("{at: 1s, for: 2s, fault: cpu-hog, target: c-1, workers: 3}"))
+    (tpl,) = workflow_chaos(out)
+    cpu = tpl["stressChaos"]
     assert cpu["stressors"] == {"cpu": {"workers": 3, "load": 100}}
     assert cpu["selector"]["labelSelectors"][NODE_LABEL] == "c-1"
-    assert io["stressngStressors"] == "--hdd 2 --hdd-bytes 32M"
-    assert io["selector"]["labelSelectors"][REGION_LABEL] == "c"
     assert validate_manifests(out.objects()) == []
 
 
@@ -562,6 +556,7 @@ def test_disk_faults_need_the_data_path(kind: str) -> None:
             "OOM",
         ),
         ("{at: 1s, for: 2s, fault: clock-drift, target: a-1, rate: 2}", "clock-drift", "rate"),
+        ("{at: 1s, for: 2s, fault: io-hog, target: a-1, workers: 2}", "io-hog", "dropped"),
         (
             "{at: 1s, for: 2s, fault: congestion, links: all, rtt: 50ms, loss: 0.1, period: 2s}",
             "congestion",
@@ -660,6 +655,7 @@ def test_schema_catches_broken_stress_io_and_time_chaos() -> None:
         (lambda d: stress(d)["stressors"]["cpu"].__setitem__("workers", 0), "0 workers"),
         (lambda d: stress(d)["stressors"]["cpu"].__setitem__("load", 150), "load 150"),
         (lambda d: stress(d)["stressors"].__setitem__("hdd", {"workers": 1}), "no hdd stressor"),
+        (lambda d: stress(d).__setitem__("stressngStressors", "--hdd 1"), "string dropped in v2.6"),
         (lambda d: io(d).pop("volumePath"), "volumePath"),
         (lambda d: io(d).__setitem__("volumePath", "data"), "relative volumePath"),
         (lambda d: io(d).pop("errno"), "fault without errno"),

@@ -610,20 +610,6 @@ def _stress_cpu(ctx: _Context, step: Step) -> list[Chaos]:
     return [("StressChaos", spec)]
 
 
-def _stress_io(ctx: _Context, step: Step) -> list[Chaos]:
-    """stress-ng --hdd N in the pod's cgroup (StressChaos's raw stress-ng options). An
-    approximation: chaos-daemon runs it, so its files are on the Kubernetes node's disk
-    (charged to the pod's cgroup), not in the container's /tmp."""
-    nodes = ctx.nodes(step, step.fault.params["target"])
-    workers = int(step.fault.params.get("workers", 1))
-    spec = {
-        "mode": "all",
-        "selector": ctx.pods_of_nodes(nodes),
-        "stressngStressors": f"--hdd {workers} --hdd-bytes 32M",
-    }
-    return [("StressChaos", spec)]
-
-
 IO_METHODS = {"fsync": ["fsync"], "write": ["write"], "both": ["write", "fsync"]}
 
 
@@ -703,7 +689,6 @@ MAPPERS: dict[str, Mapper] = {
     "clock-strobe": _clock_strobe,
     "congestion": _congestion,
     "cpu-hog": _stress_cpu,
-    "io-hog": _stress_io,
     "disk-error": _disk_error,
     "slow-fsync": _slow_fsync,
     "disk-full": _disk_full,
@@ -728,6 +713,9 @@ REFUSED: dict[str, str] = {
     "cpu-limit": "it lowers the pod's CPU quota; Chaos Mesh cannot change a pod's resource "
     "limits (a StressChaos adds load, it does not throttle): set resources.limits.cpu, or "
     "use cpu-hog",
+    "io-hog": "StressChaos v2.6 has only cpu and memory stressors; its stressngStressors "
+    "string (where --hdd would go) is dropped by the v2.6 controller, so nothing would run, "
+    "and chaos-daemon's stress-ng would not write in the container's file system anyway",
     "memory-limit": "it lowers the pod's memory limit (the OOM killer acts); Chaos Mesh cannot "
     "change a pod's resource limits (a StressChaos memory stressor only occupies memory): set "
     "resources.limits.memory",
