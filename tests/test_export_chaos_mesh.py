@@ -24,6 +24,7 @@ from chaoskit.export.chaos_mesh import (
     ExportError,
     UnsupportedFault,
     export_chaos_mesh,
+    fine,
 )
 from chaoskit.export.events import complete_run
 from chaoskit.export.locust_master import prepare
@@ -447,6 +448,18 @@ def test_cli_writes_files_and_refuses_with_exit_2(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert noport.returncode == 2 and "missing: peer" in noport.stderr
+    disk = tmp_path / "disk.yaml"
+    disk.write_text(with_schedule("{at: 1s, for: 2s, fault: slow-fsync, target: a-1, delay: 5ms}"))
+    args = [*exe, "export", "chaos-mesh", str(disk), "-o", str(tmp_path / "d"),
+            "--selector", "app=geokv", "--port", "http=8080"]  # fmt: skip
+    nodata = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert nodata.returncode == 2 and "f1 (slow-fsync) needs --data-path" in nodata.stderr
+    assert f"{disk}:" in nodata.stderr and not (tmp_path / "d").exists()
+    withdata = subprocess.run(
+        [*args, "--data-path", "/data"], capture_output=True, text=True, timeout=60
+    )
+    assert withdata.returncode == 0, withdata.stderr
+    assert "volumePath: /data" in (tmp_path / "d" / "workflow.yaml").read_text()
 
 
 def test_unknown_port_and_empty_selector_are_errors() -> None:
@@ -484,18 +497,12 @@ def test_a_fault_without_a_mapping_names_the_faults_that_export(monkeypatch) -> 
 # -- resource, disk and clock-motion faults -------------------------------------------
 
 
-def test_cpu_hog_and_io_hog_are_stress_chaos() -> None:
-    out = exported(
-        with_schedule(
-            "{at: 1s, for: 2s, fault: cpu-hog, target: c-1, workers: 3}",
-            "{at: 1s, for: 2s, fault: io-hog, target: {region: c}, workers: 2}",
-        )
-    )
-    cpu, io = (t["stressChaos"] for t in workflow_chaos(out))
+def test_cpu_hog_is_a_stress_chaos_cpu_stressor() -> None:
+    out = exported(with_schedule("{at: 1s, for: 2s, fault: cpu-hog, target: c-1, workers: 3}"))
+    (tpl,) = workflow_chaos(out)
+    cpu = tpl["stressChaos"]
     assert cpu["stressors"] == {"cpu": {"workers": 3, "load": 100}}
     assert cpu["selector"]["labelSelectors"][NODE_LABEL] == "c-1"
-    assert io["stressngStressors"] == "--hdd 2 --hdd-bytes 32M"
-    assert io["selector"]["labelSelectors"][REGION_LABEL] == "c"
     assert validate_manifests(out.objects()) == []
 
 
@@ -521,7 +528,7 @@ def test_disk_errors_are_io_chaos_faults_on_the_data_path(entry, errno, methods,
 def test_slow_fsync_is_io_chaos_latency() -> None:
     out = exported(with_schedule("{at: 1s, for: 2s, fault: slow-fsync, target: b-1, delay: 150ms}"))
     (tpl,) = workflow_chaos(out)
-    assert tpl["ioChaos"]["action"] == "latency" and tpl["ioChaos"]["delay"] == "150000us"
+    assert tpl["ioChaos"]["action"] == "latency" and tpl["ioChaos"]["delay"] == "150ms"
     assert tpl["ioChaos"]["methods"] == ["fsync"]
     assert validate_manifests(out.objects()) == []
 
@@ -534,7 +541,7 @@ def test_disk_faults_need_the_data_path(kind: str) -> None:
             with_schedule(f"{{at: 1s, for: 2s, fault: {kind}, target: a-1{extra}}}"),
             data_path=None,
         )
-    assert e.value.kind == kind and "--data-path" in str(e.value)
+    assert e.value.kind == kind and f"({kind}) needs --data-path: IOChaos" in str(e.value)
     with pytest.raises(ExportError, match="absolute path"):
         exported(with_schedule("{at: 1s, for: 2s, fault: cpu-hog, target: a-1}"), data_path="x")
 
@@ -549,6 +556,7 @@ def test_disk_faults_need_the_data_path(kind: str) -> None:
             "OOM",
         ),
         ("{at: 1s, for: 2s, fault: clock-drift, target: a-1, rate: 2}", "clock-drift", "rate"),
+        ("{at: 1s, for: 2s, fault: io-hog, target: a-1, workers: 2}", "io-hog", "dropped"),
         (
             "{at: 1s, for: 2s, fault: congestion, links: all, rtt: 50ms, loss: 0.1, period: 2s}",
             "congestion",
@@ -577,7 +585,7 @@ def test_clock_bump_gives_each_target_the_offset_a_run_draws() -> None:
     rng = random.Random(f"{exp.seed}:f1")  # what FaultContext.rng_for gives the run
     want = [round(rng.uniform(-2000, 2000), 3) for _ in exp.topology.nodes]
     chaos = [t["timeChaos"] for t in workflow_chaos(out)]  # one per node, in topology order
-    assert [c["timeOffset"] for c in chaos] == [f"{round(ms * 1000)}us" for ms in want]
+    assert [c["timeOffset"] for c in chaos] == [fine(ms) for ms in want]
     assert len({c["timeOffset"] for c in chaos}) == len(chaos)  # each node its own offset
     assert chaos[-1]["selector"]["labelSelectors"][NODE_LABEL] == "c-2"
     assert validate_manifests(out.objects()) == []
@@ -603,7 +611,7 @@ def test_clock_strobe_alternates_time_chaos_steps() -> None:
         "TimeChaos",
     ]  # high first, low (no offset) next, every half period
     assert [s["deadline"] for s in steps] == ["1000ms"] * 4 + ["1000ms"]
-    assert steps[0]["timeChaos"]["timeOffset"] == "800000us"
+    assert steps[0]["timeChaos"]["timeOffset"] == "800ms"
     assert validate_manifests(out.objects()) == []
 
 
@@ -647,6 +655,7 @@ def test_schema_catches_broken_stress_io_and_time_chaos() -> None:
         (lambda d: stress(d)["stressors"]["cpu"].__setitem__("workers", 0), "0 workers"),
         (lambda d: stress(d)["stressors"]["cpu"].__setitem__("load", 150), "load 150"),
         (lambda d: stress(d)["stressors"].__setitem__("hdd", {"workers": 1}), "no hdd stressor"),
+        (lambda d: stress(d).__setitem__("stressngStressors", "--hdd 1"), "string dropped in v2.6"),
         (lambda d: io(d).pop("volumePath"), "volumePath"),
         (lambda d: io(d).__setitem__("volumePath", "data"), "relative volumePath"),
         (lambda d: io(d).pop("errno"), "fault without errno"),

@@ -65,6 +65,21 @@ class UnsupportedFault(ExportError):
         )
 
 
+class NeedsOption(UnsupportedFault):
+    """A schedule entry that exports only with an option the user did not give."""
+
+    def __init__(self, experiment: Experiment, step: Step, option: str, reason: str) -> None:
+        super().__init__(experiment, step, reason)
+        self.option = option
+        where = f"{experiment.source_path}:{step.fault.line}: " if step.fault.line else ""
+        self.args = (
+            f"{where}schedule: fault {step.fault_id} ({step.fault.kind}) needs {option}: {reason}",
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 @dataclass
 class ChaosMeshOptions:
     selector: dict[str, str]  # the user's labels that select the system's pods
@@ -101,6 +116,12 @@ def k8s_name(*parts: str) -> str:
 def duration(seconds: float) -> str:
     """Seconds as a Go duration in whole milliseconds ("15000ms")."""
     return f"{round(seconds * 1000)}ms"
+
+
+def fine(ms: float) -> str:
+    """Milliseconds as a Go duration: whole ms as "150ms", finer as microseconds."""
+    us = round(ms * 1000)
+    return f"{us // 1000}ms" if us % 1000 == 0 else f"{us}us"
 
 
 def half_ms(ms: float) -> str:
@@ -508,7 +529,7 @@ def _time_chaos(ctx: _Context, nodes: list[str], offset_ms: float) -> Chaos:
         {
             "mode": "all",
             "selector": ctx.pods_of_nodes(nodes),
-            "timeOffset": f"{round(offset_ms * 1000)}us",
+            "timeOffset": fine(offset_ms),
             "clockIds": ["CLOCK_REALTIME"],
         },
     )
@@ -589,30 +610,17 @@ def _stress_cpu(ctx: _Context, step: Step) -> list[Chaos]:
     return [("StressChaos", spec)]
 
 
-def _stress_io(ctx: _Context, step: Step) -> list[Chaos]:
-    """stress-ng --hdd N in the pod's cgroup (StressChaos's raw stress-ng options). An
-    approximation: chaos-daemon runs it, so its files are on the Kubernetes node's disk
-    (charged to the pod's cgroup), not in the container's /tmp."""
-    nodes = ctx.nodes(step, step.fault.params["target"])
-    workers = int(step.fault.params.get("workers", 1))
-    spec = {
-        "mode": "all",
-        "selector": ctx.pods_of_nodes(nodes),
-        "stressngStressors": f"--hdd {workers} --hdd-bytes 32M",
-    }
-    return [("StressChaos", spec)]
-
-
 IO_METHODS = {"fsync": ["fsync"], "write": ["write"], "both": ["write", "fsync"]}
 
 
 def _io_chaos(ctx: _Context, step: Step, spec: dict[str, Any]) -> Chaos:
     if not ctx.options.data_path:
-        raise UnsupportedFault(
+        raise NeedsOption(
             ctx.experiment,
             step,
-            "IOChaos acts on one volume of the pod: give the node's data directory inside its "
-            "pod as --data-path (e.g. --data-path /var/lib/postgresql/data)",
+            "--data-path",
+            "IOChaos acts on one volume of the pod; give the node's data directory inside its "
+            "pod, e.g. --data-path /var/lib/postgresql/data",
         )
     nodes = ctx.nodes(step, step.fault.params["target"])
     return (
@@ -643,7 +651,7 @@ def _slow_fsync(ctx: _Context, step: Step) -> list[Chaos]:
     delay = millis(step.fault.params["delay"], "delay")
     spec = {
         "action": "latency",
-        "delay": f"{round(delay * 1000)}us",
+        "delay": fine(delay),
         "methods": ["fsync"],
         "percent": 100,
     }
@@ -681,7 +689,6 @@ MAPPERS: dict[str, Mapper] = {
     "clock-strobe": _clock_strobe,
     "congestion": _congestion,
     "cpu-hog": _stress_cpu,
-    "io-hog": _stress_io,
     "disk-error": _disk_error,
     "slow-fsync": _slow_fsync,
     "disk-full": _disk_full,
@@ -706,6 +713,9 @@ REFUSED: dict[str, str] = {
     "cpu-limit": "it lowers the pod's CPU quota; Chaos Mesh cannot change a pod's resource "
     "limits (a StressChaos adds load, it does not throttle): set resources.limits.cpu, or "
     "use cpu-hog",
+    "io-hog": "StressChaos v2.6 has only cpu and memory stressors; its stressngStressors "
+    "string (where --hdd would go) is dropped by the v2.6 controller, so nothing would run, "
+    "and chaos-daemon's stress-ng would not write in the container's file system anyway",
     "memory-limit": "it lowers the pod's memory limit (the OOM killer acts); Chaos Mesh cannot "
     "change a pod's resource limits (a StressChaos memory stressor only occupies memory): set "
     "resources.limits.memory",
