@@ -189,3 +189,52 @@ def test_a_signal_while_final_reads_wait_on_a_hung_node(sig: int, tmp_path: Path
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_a_second_ctrl_c_as_the_run_ends_changes_nothing(tmp_path: Path) -> None:
+    """The hurrying second Ctrl-C of `chaoskit run` arriving once the run has already
+    stopped (INCOMPLETE written, its signal handlers gone) while the summary is
+    printed: still exit 3 with the results directory on stdout, no traceback."""
+    results, registry = tmp_path / "results", tmp_path / "registry"
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "chaoskit"),
+            "run",
+            str(ROOT / "experiments" / "smoke.yaml"),
+            "--set",
+            "load.duration=60s",
+            "--set",
+            "schedule.0.at=0.5s",
+            "--set",
+            "schedule.0.for=50s",
+            "--results",
+            str(results),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, CHAOSKIT_LOCAL_REGISTRY=str(registry)),
+        start_new_session=True,
+    )
+    try:
+
+        def load_started() -> bool:
+            latest = results / "smoke" / "latest"
+            return latest.exists() and any(e["event"] == "apply" for e in _events(latest))
+
+        wait_for(load_started, 60, "the fault applied under load")
+        run_dir = (results / "smoke" / "latest").resolve()
+        proc.send_signal(signal.SIGINT)
+        end = time.monotonic() + 30
+        while "interrupted" not in (run_dir / "INCOMPLETE").read_text():
+            assert time.monotonic() < end, "the run never stopped"
+            time.sleep(0.001)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 3, (out, err)
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+        assert out.strip().splitlines()[-1] == str(run_dir)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
