@@ -6,6 +6,7 @@ Exit codes: 0 every bound held, 1 a bound failed, 2 bad experiment or usage
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,10 @@ def _engines(text: str, experiment: Any, backend: str | None, err: Console) -> A
     except EnginesError as e:
         err.print(str(e), markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_USAGE)
+
+
+def _absorb_signal(signum: int, frame: Any) -> None:
+    """SIGINT/SIGTERM outside the run's own handling: the run has answered already."""
 
 
 @click.command("run")
@@ -202,6 +207,12 @@ def run(
     for w in getattr(experiment, "warnings", []) or []:
         err.print(str(w), markup=False, highlight=False, soft_wrap=True)
     engine_map = _engines(engines, experiment, backend, err) if engines else None
+    # The run takes SIGINT/SIGTERM over while it goes and gives them back when it has
+    # answered one; what it gives back absorbs the rest of a Ctrl-C burst (the hurrying
+    # second one arriving as the run ends) instead of turning the result into
+    # "Aborted!" or a traceback. A Python handler: started processes get the default.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _absorb_signal)
     result = run_experiment(
         experiment,
         results_root,

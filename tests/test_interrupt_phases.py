@@ -20,19 +20,27 @@ from helpers import alive, wait_for
 ROOT = Path(__file__).resolve().parent.parent
 
 # Holds the run in the phase named by argv[3]: writes argv[4] with that phase's name,
-# then waits (the first signal ends the wait). "in the final reads" instead stops
+# then waits until the first signal and the test's "done" file (so a second signal
+# lands there too). "in the final reads" instead stops
 # (SIGSTOP) xian-1 as the final reads begin, so they are under way and stuck when
 # the signal comes. Exits with the run's exit code.
 _RUN_HELD_IN_PHASE = """
 import json, os, signal, sys, time
 from pathlib import Path
-from chaoskit.engine import run_experiment
+from chaoskit.engine import Interrupted, run_experiment
 from chaoskit.experiment import load_experiment
 
 def hold(phase):
     if phase == sys.argv[3]:
         Path(sys.argv[4]).write_text(phase)
-        time.sleep(60)
+        try:
+            time.sleep(60)
+        except Interrupted:  # the first signal; stay until the test says it is done signalling
+            Path(sys.argv[4] + ".first").write_text("")
+            end = time.monotonic() + 30
+            while not Path(sys.argv[4] + ".done").exists() and time.monotonic() < end:
+                time.sleep(0.02)
+            raise
     elif phase == "final reads" and sys.argv[3] == "in the final reads":
         # xian-1 stops answering: its region's final reads wait out their timeouts
         reg = Path(os.environ["CHAOSKIT_LOCAL_REGISTRY"])
@@ -145,9 +153,11 @@ def test_a_signal_in_the_phase_stops_cleanly(
         assert applied, "the fault was applied"
         # healing: held before the first heal; final reads: every heal already done
         assert healed_before == (set() if phase == "healing" else applied)
-        for _ in range(times):
-            proc.send_signal(sig)
-            time.sleep(0.2)
+        proc.send_signal(sig)
+        wait_for((tmp_path / "reached.first").exists, 20, "the first signal landed")
+        if times == 2:
+            proc.send_signal(sig)  # still in the phase: the run waits for "done"
+        (tmp_path / "reached.done").write_text("")
         events = _assert_stopped_cleanly(proc, sig, phase, run_dir, registry, pids)
         source = {e["source"] for e in events if e["event"] == "heal"}
         assert source == ({"teardown"} if phase == "healing" else {"schedule"}), events
@@ -175,6 +185,55 @@ def test_a_signal_while_final_reads_wait_on_a_hung_node(sig: int, tmp_path: Path
         proc.send_signal(sig)
         _assert_stopped_cleanly(proc, sig, "final reads", run_dir, registry, pids)
         assert time.monotonic() - t < 15
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_a_second_ctrl_c_as_the_run_ends_changes_nothing(tmp_path: Path) -> None:
+    """The hurrying second Ctrl-C of `chaoskit run` arriving once the run has already
+    stopped (INCOMPLETE written, its signal handlers gone) while the summary is
+    printed: still exit 3 with the results directory on stdout, no traceback."""
+    results, registry = tmp_path / "results", tmp_path / "registry"
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "chaoskit"),
+            "run",
+            str(ROOT / "experiments" / "smoke.yaml"),
+            "--set",
+            "load.duration=60s",
+            "--set",
+            "schedule.0.at=0.5s",
+            "--set",
+            "schedule.0.for=50s",
+            "--results",
+            str(results),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, CHAOSKIT_LOCAL_REGISTRY=str(registry)),
+        start_new_session=True,
+    )
+    try:
+
+        def load_started() -> bool:
+            latest = results / "smoke" / "latest"
+            return latest.exists() and any(e["event"] == "apply" for e in _events(latest))
+
+        wait_for(load_started, 60, "the fault applied under load")
+        run_dir = (results / "smoke" / "latest").resolve()
+        proc.send_signal(signal.SIGINT)
+        end = time.monotonic() + 30
+        while "interrupted" not in (run_dir / "INCOMPLETE").read_text():
+            assert time.monotonic() < end, "the run never stopped"
+            time.sleep(0.001)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 3, (out, err)
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+        assert out.strip().splitlines()[-1] == str(run_dir)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
