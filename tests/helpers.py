@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -75,6 +76,20 @@ def wait_for_event(proc: subprocess.Popen, latest: Path, event: str, timeout: fl
             raise AssertionError(proc.communicate())
         time.sleep(0.2)
     raise AssertionError(f"no {event!r} event within {timeout:g} s")
+
+
+def experiment_errors(tmp_path: Path, text: str) -> list:
+    """The validation errors (chaoskit.experiment.ExperimentError.errors) of the
+    experiment `text` (dedented) written to tmp_path/exp.yaml; [] when it loads."""
+    from chaoskit.experiment import ExperimentError, load_experiment
+
+    p = tmp_path / "exp.yaml"
+    p.write_text(textwrap.dedent(text))
+    try:
+        load_experiment(p)
+    except ExperimentError as e:
+        return e.errors
+    return []
 
 
 def free_port() -> int:

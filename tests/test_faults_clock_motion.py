@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import http.client
 import json
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import experiment_errors
 
 from chaoskit.backends.clockrate import drift_spec, process_start_epoch
 from chaoskit.backends.local import LocalBackend
 from chaoskit.cluster import Cluster
 from chaoskit.events import EventLog
-from chaoskit.experiment import ExperimentError, load_experiment
 from chaoskit.systems.geokv.adapter import GeoKVAdapter
 from chaoskit.topology.plan import build_topology
 
@@ -112,13 +111,7 @@ schedule:
 
 
 def errors(tmp_path: Path, fault: str, kind: str = "geokv") -> list:
-    p = tmp_path / "exp.yaml"
-    p.write_text(textwrap.dedent(EXP.format(fault=fault, kind=kind)))
-    try:
-        load_experiment(p)
-    except ExperimentError as e:
-        return e.errors
-    return []
+    return experiment_errors(tmp_path, EXP.format(fault=fault, kind=kind))
 
 
 def test_validation(tmp_path: Path) -> None:

@@ -6,15 +6,14 @@ and its writes succeed again after the heal. Plus their validation."""
 from __future__ import annotations
 
 import re
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from helpers import experiment_errors
 
 from chaoskit.backends.base import NodeSpec
 from chaoskit.backends.local import LocalBackend
-from chaoskit.experiment import ExperimentError, load_experiment
 from chaoskit.faults.base import FaultContext, FaultError
 from chaoskit.faults.catalogue import get_fault
 from chaoskit.topology.plan import build_topology
@@ -111,13 +110,7 @@ schedule:
 
 
 def errors(tmp_path: Path, fault: str, kind: str = "geokv") -> list:
-    p = tmp_path / "exp.yaml"
-    p.write_text(textwrap.dedent(EXP.format(fault=fault, kind=kind)))
-    try:
-        load_experiment(p)
-    except ExperimentError as e:
-        return e.errors
-    return []
+    return experiment_errors(tmp_path, EXP.format(fault=fault, kind=kind))
 
 
 def test_validation(tmp_path: Path) -> None:
