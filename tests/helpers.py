@@ -18,6 +18,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from chaoskit.testing.procs import alive as alive
+from chaoskit.testing.procs import descendants as descendants
+from chaoskit.testing.procs import proc_state as proc_state
+
 # The flags every headless run needs on this machine: no sandbox as root, no GPU,
 # and no traffic of its own (updates, sync, QUIC) that would leave loopback.
 CHROMIUM_FLAGS = (
@@ -99,39 +103,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def proc_state(pid: int) -> str | None:
-    """The one-letter state of `pid` (R, S, T, Z, ...), or None when it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    # the command name in parentheses may hold spaces or ")": split after the last one
-    return raw.rsplit(")", 1)[1].split()[0]
-
-
-def alive(pid: int) -> bool:
-    """True while `pid` runs (a zombie, exited but not yet reaped, counts as gone)."""
-    return proc_state(pid) not in (None, "Z")
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below `pid` (children files of every task, recursively)."""
-    out: set[int] = set()
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        for task in Path(f"/proc/{p}/task").glob("*"):
-            try:
-                kids = [int(x) for x in (task / "children").read_text().split()]
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            for k in kids:
-                if k not in out:
-                    out.add(k)
-                    todo.append(k)
-    return out
 
 
 def wait_for(pred: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
