@@ -96,6 +96,25 @@ def experiment_errors(tmp_path: Path, text: str) -> list:
     return []
 
 
+# Three geokv (or `kind`) nodes in one region and one fault in the schedule, at line 8.
+ONE_FAULT_EXP = """\
+name: one-fault
+topology:
+  regions:
+    beijing: {{zones: {{bj-dc1: 3}}}}
+system: {{kind: {kind}}}
+load: {{duration: 10s}}
+schedule:
+  - {{at: 1s, for: 2s, fault: {fault}}}
+"""
+
+
+def one_fault_errors(tmp_path: Path, fault: str, kind: str = "geokv") -> list:
+    """The validation errors of ONE_FAULT_EXP with `fault` (flow-mapping text such as
+    "clock-drift, target: beijing-1, rate: 1.5") on a system of `kind`."""
+    return experiment_errors(tmp_path, ONE_FAULT_EXP.format(fault=fault, kind=kind))
+
+
 def free_port() -> int:
     """A loopback port the OS just handed out and released: free for a server to
     take, and (until one does) a port where nothing listens. Never a fixed port:

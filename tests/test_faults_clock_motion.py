@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import experiment_errors
+from helpers import one_fault_errors as errors
 
 from chaoskit.backends.clockrate import drift_spec, process_start_epoch
 from chaoskit.backends.local import LocalBackend
@@ -96,22 +96,6 @@ def test_drift_spec_cancels_the_elapsed_time() -> None:
     since = time.time() - process_start_epoch(os.getpid())
     off, rate = drift_spec(os.getpid(), 0.0, 2.0).split()
     assert rate == "x2.000000" and abs(float(off) + since) < 0.05
-
-
-EXP = """\
-name: drift
-topology:
-  regions:
-    beijing: {{zones: {{bj-dc1: 3}}}}
-system: {{kind: {kind}}}
-load: {{duration: 10s}}
-schedule:
-  - {{at: 1s, for: 2s, fault: {fault}}}
-"""
-
-
-def errors(tmp_path: Path, fault: str, kind: str = "geokv") -> list:
-    return experiment_errors(tmp_path, EXP.format(fault=fault, kind=kind))
 
 
 def test_validation(tmp_path: Path) -> None:

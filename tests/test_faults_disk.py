@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import experiment_errors
+from helpers import one_fault_errors as errors
 
 from chaoskit.backends.base import NodeSpec
 from chaoskit.backends.local import LocalBackend
@@ -95,22 +95,6 @@ def test_disk_fault_without_the_shim_is_an_error(tmp_path: Path) -> None:
     ctx = FaultContext(topo, b.plan(topo, ("http",)), b, links=None, adapter=None, system=None)  # type: ignore[arg-type]
     with pytest.raises(FaultError, match="disk-fault shim"):
         get_fault("disk-full").apply(ctx, {"target": "solo-1"}, "d1")
-
-
-EXP = """\
-name: disk
-topology:
-  regions:
-    beijing: {{zones: {{bj-dc1: 3}}}}
-system: {{kind: {kind}}}
-load: {{duration: 10s}}
-schedule:
-  - {{at: 1s, for: 2s, fault: {fault}}}
-"""
-
-
-def errors(tmp_path: Path, fault: str, kind: str = "geokv") -> list:
-    return experiment_errors(tmp_path, EXP.format(fault=fault, kind=kind))
 
 
 def test_validation(tmp_path: Path) -> None:
