@@ -34,6 +34,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chaoskit.testing.procs import alive, descendants
+
 ROOT = Path(__file__).resolve().parent.parent
 CHAOSKIT = str(Path(sys.executable).parent / "chaoskit")
 
@@ -67,31 +69,6 @@ def run_tmp_entries(run_id: str) -> list[str]:
         *tmp.glob(f"chaoskit-docker-{short_run_id(run_id)}-*"),
     ]
     return [str(p) for p in found if p.exists()]
-
-
-def descendants(pid: int) -> set[int]:
-    out: set[int] = set()
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        for task in Path(f"/proc/{p}/task").glob("*"):
-            try:
-                kids = [int(x) for x in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            for k in kids:
-                if k not in out:
-                    out.add(k)
-                    todo.append(k)
-    return out
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def docker_leftovers(run_id: str) -> list[str]:

@@ -12,10 +12,15 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from chaoskit.testing.procs import alive as alive
+from chaoskit.testing.procs import descendants as descendants
+from chaoskit.testing.procs import proc_state as proc_state
 
 # The flags every headless run needs on this machine: no sandbox as root, no GPU,
 # and no traffic of its own (updates, sync, QUIC) that would leave loopback.
@@ -77,6 +82,39 @@ def wait_for_event(proc: subprocess.Popen, latest: Path, event: str, timeout: fl
     raise AssertionError(f"no {event!r} event within {timeout:g} s")
 
 
+def experiment_errors(tmp_path: Path, text: str) -> list:
+    """The validation errors (chaoskit.experiment.ExperimentError.errors) of the
+    experiment `text` (dedented) written to tmp_path/exp.yaml; [] when it loads."""
+    from chaoskit.experiment import ExperimentError, load_experiment
+
+    p = tmp_path / "exp.yaml"
+    p.write_text(textwrap.dedent(text))
+    try:
+        load_experiment(p)
+    except ExperimentError as e:
+        return e.errors
+    return []
+
+
+# Three geokv (or `kind`) nodes in one region and one fault in the schedule, at line 8.
+ONE_FAULT_EXP = """\
+name: one-fault
+topology:
+  regions:
+    beijing: {{zones: {{bj-dc1: 3}}}}
+system: {{kind: {kind}}}
+load: {{duration: 10s}}
+schedule:
+  - {{at: 1s, for: 2s, fault: {fault}}}
+"""
+
+
+def one_fault_errors(tmp_path: Path, fault: str, kind: str = "geokv") -> list:
+    """The validation errors of ONE_FAULT_EXP with `fault` (flow-mapping text such as
+    "clock-drift, target: beijing-1, rate: 1.5") on a system of `kind`."""
+    return experiment_errors(tmp_path, ONE_FAULT_EXP.format(fault=fault, kind=kind))
+
+
 def free_port() -> int:
     """A loopback port the OS just handed out and released: free for a server to
     take, and (until one does) a port where nothing listens. Never a fixed port:
@@ -84,39 +122,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def proc_state(pid: int) -> str | None:
-    """The one-letter state of `pid` (R, S, T, Z, ...), or None when it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    # the command name in parentheses may hold spaces or ")": split after the last one
-    return raw.rsplit(")", 1)[1].split()[0]
-
-
-def alive(pid: int) -> bool:
-    """True while `pid` runs (a zombie, exited but not yet reaped, counts as gone)."""
-    return proc_state(pid) not in (None, "Z")
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below `pid` (children files of every task, recursively)."""
-    out: set[int] = set()
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        for task in Path(f"/proc/{p}/task").glob("*"):
-            try:
-                kids = [int(x) for x in (task / "children").read_text().split()]
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            for k in kids:
-                if k not in out:
-                    out.add(k)
-                    todo.append(k)
-    return out
 
 
 def wait_for(pred: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:

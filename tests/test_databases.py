@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import need
-from helpers import alive, descendants
+from helpers import alive, descendants, start_run
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAOSKIT = str(Path(sys.executable).parent / "chaoskit")
@@ -166,20 +166,7 @@ def test_postgres_sync_failover_loses_nothing(results: Path) -> None:
 @pytest.mark.slow
 def test_ctrl_c_leaves_no_node_sentinel_or_member(results: Path) -> None:
     _need_redis()
-    proc = subprocess.Popen(
-        [
-            CHAOSKIT,
-            "run",
-            str(ROOT / "experiments" / "redis-sentinel-failover.yaml"),
-            "--results",
-            str(results),
-            "--quiet",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = start_run(ROOT / "experiments" / "redis-sentinel-failover.yaml", results)
     try:
         latest = results / "redis-sentinel-failover" / "latest"
         deadline = time.monotonic() + 90

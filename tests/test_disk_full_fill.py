@@ -5,18 +5,17 @@ after the heal it writes again. On the local backend and in a container."""
 from __future__ import annotations
 
 import os
-import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import experiment_errors
 from test_faults_disk import EXP
 
 from chaoskit.backends import datafs
 from chaoskit.backends.base import NodeSpec
 from chaoskit.backends.local import LocalBackend
-from chaoskit.experiment import ExperimentError, load_experiment
 from chaoskit.faults.base import FaultContext, FaultError
 from chaoskit.faults.catalogue import get_fault
 from chaoskit.topology.plan import build_topology
@@ -110,13 +109,7 @@ def test_fill_without_a_size_limited_data_dir_is_an_error(tmp_path: Path) -> Non
 
 
 def errors(tmp_path: Path, fault: str, kind: str = "geokv") -> list:
-    p = tmp_path / "exp.yaml"
-    p.write_text(textwrap.dedent(EXP.format(fault=fault, kind=kind)))
-    try:
-        load_experiment(p)
-    except ExperimentError as e:
-        return e.errors
-    return []
+    return experiment_errors(tmp_path, EXP.format(fault=fault, kind=kind))
 
 
 def test_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,14 +6,13 @@ refusal on the local backend, at its line."""
 from __future__ import annotations
 
 import os
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from helpers import experiment_errors
 
 from chaoskit.backends.base import NodeSpec
-from chaoskit.experiment import ExperimentError, load_experiment
 from chaoskit.faults.base import FaultContext
 from chaoskit.faults.catalogue import get_fault
 from chaoskit.testing.docker import leftovers
@@ -104,13 +103,7 @@ schedule:
 
 
 def errors(tmp_path: Path, fault: str, backend: str) -> list:
-    p = tmp_path / "exp.yaml"
-    p.write_text(textwrap.dedent(EXP.format(fault=fault, backend=backend)))
-    try:
-        load_experiment(p)
-    except ExperimentError as e:
-        return e.errors
-    return []
+    return experiment_errors(tmp_path, EXP.format(fault=fault, backend=backend))
 
 
 def test_resource_faults_refused_on_local(tmp_path: Path) -> None:

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import http.client
 import json
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import one_fault_errors as errors
 
 from chaoskit.backends.clockrate import drift_spec, process_start_epoch
 from chaoskit.backends.local import LocalBackend
 from chaoskit.cluster import Cluster
 from chaoskit.events import EventLog
-from chaoskit.experiment import ExperimentError, load_experiment
 from chaoskit.systems.geokv.adapter import GeoKVAdapter
 from chaoskit.topology.plan import build_topology
 
@@ -97,28 +96,6 @@ def test_drift_spec_cancels_the_elapsed_time() -> None:
     since = time.time() - process_start_epoch(os.getpid())
     off, rate = drift_spec(os.getpid(), 0.0, 2.0).split()
     assert rate == "x2.000000" and abs(float(off) + since) < 0.05
-
-
-EXP = """\
-name: drift
-topology:
-  regions:
-    beijing: {{zones: {{bj-dc1: 3}}}}
-system: {{kind: {kind}}}
-load: {{duration: 10s}}
-schedule:
-  - {{at: 1s, for: 2s, fault: {fault}}}
-"""
-
-
-def errors(tmp_path: Path, fault: str, kind: str = "geokv") -> list:
-    p = tmp_path / "exp.yaml"
-    p.write_text(textwrap.dedent(EXP.format(fault=fault, kind=kind)))
-    try:
-        load_experiment(p)
-    except ExperimentError as e:
-        return e.errors
-    return []
 
 
 def test_validation(tmp_path: Path) -> None:

@@ -6,15 +6,14 @@ and its writes succeed again after the heal. Plus their validation."""
 from __future__ import annotations
 
 import re
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from helpers import one_fault_errors as errors
 
 from chaoskit.backends.base import NodeSpec
 from chaoskit.backends.local import LocalBackend
-from chaoskit.experiment import ExperimentError, load_experiment
 from chaoskit.faults.base import FaultContext, FaultError
 from chaoskit.faults.catalogue import get_fault
 from chaoskit.topology.plan import build_topology
@@ -96,28 +95,6 @@ def test_disk_fault_without_the_shim_is_an_error(tmp_path: Path) -> None:
     ctx = FaultContext(topo, b.plan(topo, ("http",)), b, links=None, adapter=None, system=None)  # type: ignore[arg-type]
     with pytest.raises(FaultError, match="disk-fault shim"):
         get_fault("disk-full").apply(ctx, {"target": "solo-1"}, "d1")
-
-
-EXP = """\
-name: disk
-topology:
-  regions:
-    beijing: {{zones: {{bj-dc1: 3}}}}
-system: {{kind: {kind}}}
-load: {{duration: 10s}}
-schedule:
-  - {{at: 1s, for: 2s, fault: {fault}}}
-"""
-
-
-def errors(tmp_path: Path, fault: str, kind: str = "geokv") -> list:
-    p = tmp_path / "exp.yaml"
-    p.write_text(textwrap.dedent(EXP.format(fault=fault, kind=kind)))
-    try:
-        load_experiment(p)
-    except ExperimentError as e:
-        return e.errors
-    return []
 
 
 def test_validation(tmp_path: Path) -> None:

@@ -6,17 +6,16 @@ healed exactly. Plus their validation errors, each at its line."""
 from __future__ import annotations
 
 import http.client
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import experiment_errors
 
 from chaoskit.backends.local import LocalBackend
 from chaoskit.cluster import Cluster
 from chaoskit.events import EventLog
-from chaoskit.experiment import ExperimentError, load_experiment
 from chaoskit.faults.base import FaultError
 from chaoskit.faults.domains import majorities_ring_pairs
 from chaoskit.systems.geokv.adapter import GeoKVAdapter
@@ -186,13 +185,7 @@ schedule:
 
 
 def errors(tmp_path: Path, fault: str, backend: str = "local", n1: int = 3) -> list:
-    p = tmp_path / "exp.yaml"
-    p.write_text(textwrap.dedent(EXP.format(fault=fault, backend=backend, n1=n1)))
-    try:
-        load_experiment(p)
-    except ExperimentError as e:
-        return e.errors
-    return []
+    return experiment_errors(tmp_path, EXP.format(fault=fault, backend=backend, n1=n1))
 
 
 def test_validation(tmp_path: Path) -> None:

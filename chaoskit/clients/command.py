@@ -33,6 +33,7 @@ from chaoskit.clients.templating import (
     FILLED,
     OPERATIONS,
     as_text,
+    check_operations,
     fields,
     parse_set,
     parse_value,
@@ -65,16 +66,7 @@ class CommandClient(Client):
         env = options.get("env")
         if env is not None and not isinstance(env, dict):
             problems.append(("env", "must map variable name -> value"))
-        if not any(op in options for op in OPERATIONS):
-            problems.append(
-                (
-                    "",
-                    f"no operation described; give at least read and write ({', '.join(OPERATIONS)})",
-                )
-            )
-        for op in OPERATIONS:
-            if op in options:
-                problems += _check_argv(op, options[op])
+        problems += check_operations(options, _check_argv)
         return problems
 
     def invoke(self, f: str, key: str, value: Any) -> Outcome:

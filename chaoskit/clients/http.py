@@ -37,6 +37,7 @@ from chaoskit.clients.templating import (
     OPERATIONS,
     as_json,
     as_url,
+    check_operations,
     dig,
     fields,
     parse_set,
@@ -72,16 +73,9 @@ class HttpClient(Client):
         if headers is not None and not isinstance(headers, dict):
             problems.append(("headers", "must map header name -> value"))
         problems += check_codes(options, "ok") + check_codes(options, "fail")
-        if not any(op in options for op in OPERATIONS):
-            problems.append(
-                (
-                    "",
-                    f"no operation described; give at least read and write ({', '.join(OPERATIONS)})",
-                )
-            )
-        for op in OPERATIONS:
-            if op in options:
-                problems += [(f"{op}.{p}", m) for p, m in _check_op(op, options[op])]
+        problems += check_operations(
+            options, lambda op, spec: [(f"{op}.{p}", m) for p, m in _check_op(op, spec)]
+        )
         return problems
 
     def close(self) -> None:

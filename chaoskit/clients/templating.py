@@ -102,3 +102,19 @@ def dig(doc: Any, path: str) -> Any:
         else:
             raise KeyError(part)
     return doc
+
+
+def check_operations(
+    options: dict[str, Any], check_one: Callable[[str, Any], list[tuple[str, str]]]
+) -> list[tuple[str, str]]:
+    """Problems of a client's operation templates: none described, or what
+    check_one(op, template) finds in each one given."""
+    problems: list[tuple[str, str]] = []
+    if not any(op in options for op in OPERATIONS):
+        problems.append(
+            ("", f"no operation described; give at least read and write ({', '.join(OPERATIONS)})")
+        )
+    for op in OPERATIONS:
+        if op in options:
+            problems += check_one(op, options[op])
+    return problems

@@ -10,5 +10,6 @@ txn_simulate.py   strict serializable transactional histories, known anomalies t
 postgres.py    local_postgres (a throwaway server) and LocalPostgresAdapter (for load runs)
 txn_drive.py   drive a transactional workload into PostgreSQL with threads
 docker.py      leftover detection for Docker resources a test created
+procs.py       process state, liveness and descendants from /proc
 links.py       EchoServer / TcpServer: upstreams to put behind a link
 """

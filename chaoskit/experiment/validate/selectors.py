@@ -19,6 +19,17 @@ def _roles(v: Context) -> list[str]:
     return [*fs.KNOWN_ROLES, *[r for r in extra if r not in fs.KNOWN_ROLES]]
 
 
+def _named(v: Context, path: PathT, key: str, val: Any, names: list[str]) -> Any:
+    """{key: val} when val is one of `names` (zones or nodes); else an error listing them."""
+    if isinstance(val, str) and val in names:
+        return {key: val}
+    v.err(
+        (*path, key),
+        f"{key} {show(val)} does not exist; {suggest(val, names) if isinstance(val, str) else ''}{key}s: {', '.join(names)}",
+    )
+    return None
+
+
 def node_selector(v: Context, path: PathT, value: Any) -> Any:
     keywords = [*fs.NODE_SELECTOR_KEYWORDS, *_roles(v)]
     shape = (
@@ -59,22 +70,8 @@ def node_selector(v: Context, path: PathT, value: Any) -> Any:
         val = value[key]
         if key == "region":
             return {"region": val} if v.region((*path, "region"), val) else None
-        if key == "zone":
-            if isinstance(val, str) and val in v.zones:
-                return {"zone": val}
-            v.err(
-                (*path, "zone"),
-                f"zone {show(val)} does not exist; {suggest(val, v.zones) if isinstance(val, str) else ''}zones: {', '.join(v.zones)}",
-            )
-            return None
-        if key == "node":
-            if isinstance(val, str) and val in v.nodes:
-                return {"node": val}
-            v.err(
-                (*path, "node"),
-                f"node {show(val)} does not exist; {suggest(val, v.nodes) if isinstance(val, str) else ''}nodes: {', '.join(v.nodes)}",
-            )
-            return None
+        if key in ("zone", "node"):
+            return _named(v, path, key, val, v.zones if key == "zone" else v.nodes)
         if isinstance(val, str) and val:
             return {"role": val}
         v.err(
