@@ -282,6 +282,8 @@ def test_only_the_systems_packages_name_the_databases() -> None:
             "true or false",
         ),
         ("{kind: postgres-patroni, witness: hz}", 6, "system.witness", "list of node names"),
+        ("{kind: postgres-patroni, ttl: -1}", 6, "system.ttl", "integer >= 2"),
+        ("{kind: redis-sentinel, primary: 5}", 6, "system.primary", "must be a node name"),
     ],
 )
 def test_bad_system_options_name_file_line_and_what_is_valid(

@@ -97,6 +97,39 @@ class Starter:
     checks: str = ""
 
 
+OptionProblem = tuple[tuple[str | int, ...], str]
+
+
+def option_type_problems(
+    kind: str,
+    options: dict[str, Any],
+    known: set[str] | frozenset[str],
+    *,
+    bools: tuple[str, ...] = (),
+    ints: dict[str, int] | None = None,
+    names: tuple[str, ...] = (),
+) -> list[OptionProblem]:
+    """The common part of an adapter's `check_options`: unknown option names, and options
+    that must be a boolean, an integer at least some minimum, or a node name."""
+    out: list[OptionProblem] = []
+    for k in options:
+        if k not in known:
+            out.append(((k,), f"unknown {kind} option; valid: {', '.join(sorted(known))}"))
+    for k in bools:
+        v = options.get(k)
+        if v is not None and not isinstance(v, bool):
+            out.append(((k,), f"{v!r} must be true or false"))
+    for k, low in (ints or {}).items():
+        v = options.get(k)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < low):
+            out.append(((k,), f"{v!r} must be an integer >= {low}"))
+    for k in names:
+        v = options.get(k)
+        if v is not None and not isinstance(v, str):
+            out.append(((k,), f"{v!r} must be a node name"))
+    return out
+
+
 class SystemAdapter(ABC):
     """One system kind. Class attributes describe it to the validator before any
     instance exists; methods run it. Subclasses override what differs."""

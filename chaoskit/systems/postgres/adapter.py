@@ -38,7 +38,13 @@ import yaml
 
 from chaoskit.backends.base import NodeSpec
 from chaoskit.systems import peernames
-from chaoskit.systems.base import Client, Starter, SystemAdapter, SystemContext
+from chaoskit.systems.base import (
+    Client,
+    Starter,
+    SystemAdapter,
+    SystemContext,
+    option_type_problems,
+)
 from chaoskit.systems.postgres.client import PatroniClient
 from chaoskit.topology.model import Endpoint
 
@@ -127,20 +133,9 @@ class PatroniAdapter(SystemAdapter):
     def check_options(
         cls, options: dict[str, Any], backend: str | None, workload: str | None
     ) -> list[tuple[tuple[str | int, ...], str]]:
-        out: list[tuple[tuple[str | int, ...], str]] = []
-        for k in options:
-            if k not in _KNOWN:
-                out.append(
-                    ((k,), f"unknown postgres-patroni option; valid: {', '.join(sorted(_KNOWN))}")
-                )
-        for k in _BOOL:
-            v = options.get(k)
-            if v is not None and not isinstance(v, bool):
-                out.append(((k,), f"{v!r} must be true or false"))
-        for k, low in _INT.items():
-            v = options.get(k)
-            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < low):
-                out.append(((k,), f"{v!r} must be an integer >= {low}"))
+        out = option_type_problems(
+            "postgres-patroni", options, _KNOWN, bools=_BOOL, ints=_INT, names=("primary",)
+        )
         for k in _LISTS:
             v = options.get(k)
             if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
@@ -148,9 +143,6 @@ class PatroniAdapter(SystemAdapter):
         iso = options.get("isolation")
         if iso is not None and iso not in ISOLATION:
             out.append((("isolation",), f"{iso!r}; valid: {', '.join(ISOLATION)}"))
-        p = options.get("primary")
-        if p is not None and not isinstance(p, str):
-            out.append((("primary",), f"{p!r} must be a node name"))
         return out
 
     # ---------------- layout ----------------

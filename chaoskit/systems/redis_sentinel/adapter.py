@@ -36,7 +36,13 @@ from redis.retry import Retry
 
 from chaoskit.backends.base import NodeSpec
 from chaoskit.systems import peernames
-from chaoskit.systems.base import Client, Starter, SystemAdapter, SystemContext
+from chaoskit.systems.base import (
+    Client,
+    Starter,
+    SystemAdapter,
+    SystemContext,
+    option_type_problems,
+)
 from chaoskit.systems.redis_sentinel.client import SentinelClient
 from chaoskit.topology.model import Endpoint
 
@@ -103,19 +109,9 @@ class RedisSentinelAdapter(SystemAdapter):
     def check_options(
         cls, options: dict[str, Any], backend: str | None, workload: str | None
     ) -> list[tuple[tuple[str | int, ...], str]]:
-        out: list[tuple[tuple[str | int, ...], str]] = []
-        for k in options:
-            if k not in _KNOWN:
-                out.append(
-                    ((k,), f"unknown redis-sentinel option; valid: {', '.join(sorted(_KNOWN))}")
-                )
-        for k, low in _INT_OPTIONS.items():
-            v = options.get(k)
-            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < low):
-                out.append(((k,), f"{v!r} must be an integer >= {low}"))
-        p = options.get("primary")
-        if p is not None and not isinstance(p, str):
-            out.append((("primary",), f"{p!r} must be a node name"))
+        out = option_type_problems(
+            "redis-sentinel", options, _KNOWN, ints=_INT_OPTIONS, names=("primary",)
+        )
         s = options.get("sentinels")
         if s is not None and not (isinstance(s, list) and s and all(isinstance(x, str) for x in s)):
             out.append((("sentinels",), f"{s!r} must be a non-empty list of node names"))
