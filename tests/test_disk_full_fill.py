@@ -10,8 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import experiment_errors
-from test_faults_disk import EXP
+from helpers import one_fault_errors
 
 from chaoskit.backends import datafs
 from chaoskit.backends.base import NodeSpec
@@ -109,7 +108,7 @@ def test_fill_without_a_size_limited_data_dir_is_an_error(tmp_path: Path) -> Non
 
 
 def errors(tmp_path: Path, fault: str, kind: str = "geokv") -> list:
-    return experiment_errors(tmp_path, EXP.format(fault=fault, kind=kind))
+    return one_fault_errors(tmp_path, fault, kind)
 
 
 def test_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
