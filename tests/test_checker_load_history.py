@@ -1,4 +1,4 @@
-"""The checker reads what the load room's recorder writes (real files, the real
+"""The checker reads what the load recorder writes (real files, the real
 recorder), including the final-read phase used by the lost-write analysis."""
 
 from __future__ import annotations

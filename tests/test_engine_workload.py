@@ -1,4 +1,4 @@
-"""The experiment's load section becomes the load room's WorkloadSpec correctly."""
+"""The experiment's load section becomes the load package's WorkloadSpec correctly."""
 
 from __future__ import annotations
 

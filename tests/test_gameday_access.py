@@ -128,7 +128,7 @@ def test_login_guards_locust_and_panel_then_ctrl_c(tmp_path: Path) -> None:
     assert not gd.registry.exists() or not any(gd.registry.iterdir())
 
 
-@pytest.mark.slow  # the load room's runner waits 10 s for a web UI that cannot bind
+@pytest.mark.slow  # the load runner waits 10 s for a web UI that cannot bind
 def test_port_in_use_is_a_clear_usage_error(tmp_path: Path) -> None:
     import os
     import socket

@@ -321,7 +321,7 @@ def test_node_timeouts_run_on_a_clock_libfaketime_cannot_skew(tmp_path, need_fak
 
 
 def test_client_works_in_a_gevent_patched_process(tmp_path):
-    """The load room runs clients in Locust (gevent monkey-patched): concurrent
+    """The load process runs clients in Locust (gevent monkey-patched): concurrent
     greenlets, each with its own client, and a blackholed node still times out."""
     with GeoKVCluster({"r1": 1}, tmp_path, {"mode": "lww"}) as c:
         ep = c.plan.outside["r1"]["r1-1"]["http"]

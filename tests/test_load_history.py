@@ -1,4 +1,4 @@
-"""The load room's recording rules, without Locust: records, process numbers, merge."""
+"""The load recorder's rules, without Locust: records, process numbers, merge."""
 
 from __future__ import annotations
 

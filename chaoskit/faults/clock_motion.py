@@ -1,7 +1,7 @@
 """Clocks that move: drift (a rate), strobe (two offsets, back and forth), bump.
 
 Through libfaketime like clock-skew (chaoskit.backends.clockrate): only nodes
-started under it can be reached, and the experiment room refuses these faults for
+started under it can be reached, and experiment validation refuses these faults for
 systems whose clocks libfaketime cannot reach (Go programs such as etcd read the
 time through the vDSO).
 

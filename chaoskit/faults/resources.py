@@ -1,7 +1,7 @@
 """Resource faults: CPU throttling, memory limits and hungry neighbours per node.
 
 They need a backend with per-node resource control (the docker backend: `docker
-update` and stress-ng in the node's container); the experiment room refuses them
+update` and stress-ng in the node's container); experiment validation refuses them
 on the local backend, where nodes are plain processes sharing the host.
 
     cpu-limit     the targets' containers get `cpus` cores (CFS quota)
