@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import need
-from helpers import alive, descendants, start_run
+from helpers import alive, descendants, run_events, start_run
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAOSKIT = str(Path(sys.executable).parent / "chaoskit")
@@ -170,7 +170,7 @@ def test_ctrl_c_leaves_no_node_sentinel_or_member(results: Path) -> None:
     try:
         latest = results / "redis-sentinel-failover" / "latest"
         deadline = time.monotonic() + 90
-        while not (latest.exists() and "load-start" in (latest / "events.jsonl").read_text()):
+        while not any(e["event"] == "load-start" for e in run_events(latest)):
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.3)
         run_dir = latest.resolve()

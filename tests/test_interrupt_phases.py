@@ -61,6 +61,16 @@ def _events(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
 
 
+def _events_so_far(run_dir: Path) -> list[dict]:
+    """The whole records of a run's events.jsonl while the run may still be creating or
+    writing it: [] before the file exists, a partly written last line left out."""
+    try:
+        text = (run_dir / "events.jsonl").read_text()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in text.split("\n")[:-1] if line]
+
+
 def _no_half_written_file(run_dir: Path) -> None:
     """Every JSON file parses, every .jsonl ends on a whole record, no temp file is left,
     and nothing claims the run finished (INCOMPLETE stays, no check verdict)."""
@@ -220,7 +230,7 @@ def test_a_second_ctrl_c_as_the_run_ends_changes_nothing(tmp_path: Path) -> None
 
         def load_started() -> bool:
             latest = results / "smoke" / "latest"
-            return latest.exists() and any(e["event"] == "apply" for e in _events(latest))
+            return any(e["event"] == "apply" for e in _events_so_far(latest))
 
         wait_for(load_started, 60, "the fault applied under load")
         run_dir = (results / "smoke" / "latest").resolve()
