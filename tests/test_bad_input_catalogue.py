@@ -167,6 +167,33 @@ CASES = [
         "load.workload",
         "it supports register, cas-register, set",
     ),
+    (
+        "geokv-option-without-its-unit",
+        "local",
+        "system:\n  kind: geokv\n  mode: lww\n  replication_delay: 0.5\n"
+        "load: {workload: register, duration: 10s}\n",
+        11,
+        "system.replication_delay",
+        "unknown geokv option; valid: failover_s, homes, kind, mode, node_regions, "
+        "op_timeout_s, peer_timeout_s, proposer, replication_delay_s",
+    ),
+    (
+        "geokv-mode-unknown",
+        "local",
+        "system:\n  kind: geokv\n  mode: raft\nload: {workload: register, duration: 10s}\n",
+        10,
+        "system.mode",
+        "'raft' is not a geokv mode; valid: quorum, lww, unit",
+    ),
+    (
+        "etcd-option-without-its-unit",
+        "docker",
+        "system:\n  kind: etcd\n  heartbeat: 100\nload: {workload: register, duration: 10s}\n",
+        10,
+        "system.heartbeat",
+        "unknown etcd option; valid: election_ms, heartbeat_ms, kind, leader_region, "
+        "node_regions, restore_timeout_s",
+    ),
 ]
 
 

@@ -36,9 +36,11 @@ def test_validate_names_the_problem():
     assert EtcdAdapter().validate("docker") == []
     (msg,) = EtcdAdapter().validate("local")
     assert "backend: docker" in msg and "one address" in msg
-    probs = EtcdAdapter({"heartbeat_ms": -1, "bogus": 1}).validate("docker")
-    assert any("system.heartbeat_ms" in p and "> 0" in p for p in probs)
-    assert any("system.bogus" in p and "valid:" in p for p in probs)
+    probs = dict(EtcdAdapter.check_options({"heartbeat_ms": -1, "bogus": 1}, "docker", None))
+    assert "> 0" in probs[("heartbeat_ms",)]
+    assert "unknown etcd option; valid: " in probs[("bogus",)]
+    assert "leader_region" in probs[("bogus",)]
+    assert EtcdAdapter.check_options({"heartbeat_ms": 50, "leader_region": "bj"}, None, None) == []
 
 
 def test_node_spec_flags_and_timings():

@@ -337,7 +337,7 @@ def test_unknown_system_kind_lists_known(tmp_path: Path) -> None:
 
 def test_geokv_rejects_bad_mode(tmp_path: Path) -> None:
     e = one_error(tmp_path, GOOD.replace("mode: quorum", "mode: sloppy"))
-    assert e.line == 11 and e.field == "system"
+    assert (e.line, e.field) == (11, "system.mode") and "valid: quorum, lww, unit" in e.message
 
 
 def test_instant_fault_takes_no_for(tmp_path: Path) -> None:

@@ -151,12 +151,17 @@ def test_adapter_contract(tmp_path):
     assert a.kind == "geokv" and a.ports == ("http",) and a.supports_clock_skew
     assert set(a.workloads) == {"register", "cas-register", "set"}
     assert a.validate("local") == []
-    problems = GeoKVAdapter(
-        {"mode": "raft", "homes": {"k": "r1"}, "speed": 3, "failover_s": -1}
-    ).validate("local")
-    text = "\n".join(problems)
-    for word in ("system.mode", "'raft'", "system.speed", "system.failover_s", "only meaningful"):
-        assert word in text
+    assert GeoKVAdapter.check_options(a.options, "local", "register") == []
+    problems = GeoKVAdapter.check_options(
+        {"mode": "raft", "homes": {"k": "r1"}, "speed": 3, "failover_s": -1}, "local", None
+    )
+    by_field: dict = {}
+    for path, msg in problems:
+        by_field[path[0]] = by_field.get(path[0], "") + msg + "\n"
+    assert "'raft'" in by_field["mode"] and "valid: quorum, lww, unit" in by_field["mode"]
+    assert "unknown geokv option; valid:" in by_field["speed"]
+    assert ">= 0" in by_field["failover_s"]
+    assert "only meaningful with mode: unit" in by_field["homes"]
     c = GeoKVCluster(THREE, tmp_path, {"mode": "lww", "replication_delay_s": 0.5})
     spec = c.adapter.node_spec("r2-1", c.ctx)
     assert spec.argv[:3] == ["python3", "-m", "chaoskit.systems.geokv"]

@@ -5,6 +5,7 @@ and clear errors for malformed transactions."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -51,6 +52,33 @@ def test_json_and_html(tmp_path):
     assert [s["type"] for s in doc["anomalies"][0]["steps"]] == ["rw", "rw"]
     page = out.read_text()
     assert "<svg" in page and "G2-item" in page and ">rw<" in page
+
+
+def _renamed(records: list[dict], names: dict[str, str], process_offset: int) -> list[dict]:
+    """`records` with keys renamed and processes shifted: the same anomaly elsewhere."""
+    out = []
+    for r in records:
+        value = [[f, names[k], v] for f, k, v in r["value"]]
+        out.append({**r, "process": r["process"] + process_offset, "value": value})
+    return out
+
+
+def test_html_ids_are_unique_and_each_drawing_uses_its_own(tmp_path):
+    # Two write skews on disjoint keys: two anomalies, two drawings in one page.
+    records = WRITE_SKEW + _renamed(WRITE_SKEW, {"x": "a", "y": "b"}, 10)
+    p = _write(tmp_path, records)
+    out = tmp_path / "v.html"
+    r = CliRunner().invoke(check, [str(p), "--model", "list-append", "--html", str(out)])
+    assert r.exit_code == 1, r.output
+    page = out.read_text()
+    ids = re.findall(r'\bid="([^"]*)"', page)
+    svgs = re.findall(r"<svg.*?</svg>", page, re.S)
+    assert len(svgs) == 2
+    assert len(ids) >= 2 and len(ids) == len(set(ids)), ids
+    for svg in svgs:
+        own = set(re.findall(r'\bid="([^"]*)"', svg))
+        refs = set(re.findall(r"url\(#([^)]*)\)", svg))
+        assert refs and refs <= own, (refs, own)
 
 
 def test_edn_round_trip(tmp_path):

@@ -16,8 +16,7 @@ from chaoskit.checks.base import (
     CheckKind,
     CheckResult,
     Evidence,
-    as_list,
-    check_region,
+    region_entries,
     regions_of,
 )
 
@@ -37,11 +36,9 @@ class AvailabilityCheck:
 
 def parse(v: Context, path: PathT, raw: Any, load: LoadSpec) -> list[AvailabilityCheck]:
     out: list[AvailabilityCheck] = []
-    for p, item in as_list(path, raw):
-        m = v.mapping(p, item, ("region", "phase", "min", "slo"), "availability")
-        if m is None:
-            continue
-        region = check_region(v, p, m)
+    for p, m, region in region_entries(
+        v, path, raw, ("region", "phase", "min", "slo"), "availability"
+    ):
         phase = v.choice((*p, "phase"), m.get("phase", "all"), PHASES, "phase")
         if "min" not in m:
             v.err(p, "availability needs min: the lowest acceptable success rate, 0..1 (e.g. 0.99)")

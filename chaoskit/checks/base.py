@@ -8,7 +8,7 @@ validation context with what would be valid) and `evaluate` (one validated check
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +77,17 @@ def check_region(v: Context, path: PathT, m: dict) -> str | None:
             f"region {r!r} has no load users, so there is nothing to measure there",
         )
     return r
+
+
+def region_entries(
+    v: Context, path: PathT, raw: Any, keys: tuple[str, ...], kind: str
+) -> Iterator[tuple[PathT, dict, str | None]]:
+    """The entries of a per-region check (a mapping or a list of mappings) that are
+    mappings of `keys` only, each as (path, mapping, its checked `region`)."""
+    for p, item in as_list(path, raw):
+        m = v.mapping(p, item, keys, kind)
+        if m is not None:
+            yield p, m, check_region(v, p, m)
 
 
 def regions_of(region: str, scorecard: Scorecard) -> list[str]:

@@ -10,8 +10,7 @@ from chaoskit.checks.base import (
     CheckKind,
     CheckResult,
     Evidence,
-    as_list,
-    check_region,
+    region_entries,
     regions_of,
 )
 
@@ -38,11 +37,7 @@ class LatencyCheck:
 
 def parse(v: Context, path: PathT, raw: Any, load: LoadSpec) -> list[LatencyCheck]:
     out: list[LatencyCheck] = []
-    for p, item in as_list(path, raw):
-        m = v.mapping(p, item, ("region", "phase", *PERCENTILES), "latency")
-        if m is None:
-            continue
-        region = check_region(v, p, m)
+    for p, m, region in region_entries(v, path, raw, ("region", "phase", *PERCENTILES), "latency"):
         phase = v.choice((*p, "phase"), m.get("phase", "all"), PHASES, "phase")
         bounds: dict[str, float] = {}
         for q in PERCENTILES:

@@ -16,8 +16,7 @@ from chaoskit.checks.base import (
     CheckKind,
     CheckResult,
     Evidence,
-    as_list,
-    check_region,
+    region_entries,
     regions_of,
 )
 
@@ -37,11 +36,9 @@ class RtoCheck:
 
 def parse(v: Context, path: PathT, raw: Any, load: LoadSpec) -> list[RtoCheck]:
     out: list[RtoCheck] = []
-    for p, item in as_list(path, raw):
-        m = v.mapping(p, item, ("region", "max", "threshold", "window"), "rto")
-        if m is None:
-            continue
-        region = check_region(v, p, m)
+    for p, m, region in region_entries(
+        v, path, raw, ("region", "max", "threshold", "window"), "rto"
+    ):
         if "max" not in m:
             v.err(p, "rto needs max: the longest acceptable recovery time, e.g. 10s")
             continue

@@ -40,7 +40,7 @@ from chaoskit.clients.templating import (
     render,
     unknown_placeholders,
 )
-from chaoskit.systems.base import CAS_MISMATCH, Client, Outcome
+from chaoskit.systems.base import CAS_MISMATCH, Client, Outcome, unknown_names
 
 OPTION_KEYS = ("protocol", "fail_exit", "mismatch_exit", "env", *OPERATIONS)
 READS = ("read", "read-all")
@@ -56,12 +56,7 @@ class CommandClient(Client):
 
     @classmethod
     def check_options(cls, options: dict) -> list[tuple[str, str]]:
-        problems: list[tuple[str, str]] = []
-        for k in options:
-            if k not in OPTION_KEYS:
-                problems.append(
-                    (k, f"unknown command client field; valid: {', '.join(OPTION_KEYS)}")
-                )
+        problems = unknown_names(options, OPTION_KEYS, "command client field")
         problems += check_codes(options, "fail_exit") + check_codes(options, "mismatch_exit")
         env = options.get("env")
         if env is not None and not isinstance(env, dict):

@@ -45,7 +45,7 @@ from chaoskit.clients.templating import (
     render,
     unknown_placeholders,
 )
-from chaoskit.systems.base import CAS_MISMATCH, Client, Outcome
+from chaoskit.systems.base import CAS_MISMATCH, Client, Outcome, unknown_names
 from chaoskit.systems.httpconn import OneWriteHTTPConnection
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -65,10 +65,7 @@ class HttpClient(Client):
 
     @classmethod
     def check_options(cls, options: dict) -> list[tuple[str, str]]:
-        problems: list[tuple[str, str]] = []
-        for k in options:
-            if k not in OPTION_KEYS:
-                problems.append((k, f"unknown http client field; valid: {', '.join(OPTION_KEYS)}"))
+        problems = unknown_names(options, OPTION_KEYS, "http client field")
         headers = options.get("headers")
         if headers is not None and not isinstance(headers, dict):
             problems.append(("headers", "must map header name -> value"))

@@ -30,7 +30,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from chaoskit.systems.base import CAS_MISMATCH, Client, Outcome
+from chaoskit.systems.base import CAS_MISMATCH, Client, Outcome, unknown_names
 
 OPTIONS = {"db", "password"}
 
@@ -92,10 +92,7 @@ class RedisClient(Client):
 
     @classmethod
     def check_options(cls, options: dict) -> list[tuple[str, str]]:
-        problems = []
-        for k in options:
-            if k not in OPTIONS:
-                problems.append((k, f"unknown redis option; valid: {', '.join(sorted(OPTIONS))}"))
+        problems = unknown_names(options, sorted(OPTIONS), "redis option")
         db = options.get("db", 0)
         if not isinstance(db, int) or isinstance(db, bool) or db < 0:
             problems.append(("db", f"{db!r} must be a database number >= 0"))

@@ -46,7 +46,7 @@ from typing import Any
 import psycopg
 from psycopg import errors
 
-from chaoskit.systems.base import CAS_MISMATCH, Client, Outcome
+from chaoskit.systems.base import CAS_MISMATCH, Client, Outcome, unknown_names
 
 OPTIONS = {"dbname", "user", "password", "isolation", "txn_workload", "accounts", "balance"}
 ISOLATION_LEVELS = ("serializable", "repeatable-read", "read-committed")
@@ -78,10 +78,7 @@ class SqlClient(Client):
 
     @classmethod
     def check_options(cls, options: dict) -> list[tuple[str, str]]:
-        problems = []
-        for k in options:
-            if k not in OPTIONS:
-                problems.append((k, f"unknown sql option; valid: {', '.join(sorted(OPTIONS))}"))
+        problems = unknown_names(options, sorted(OPTIONS), "sql option")
         for k in ("dbname", "user", "password"):
             v = options.get(k)
             if v is not None and not isinstance(v, str):

@@ -33,6 +33,8 @@ from chaoskit.faults.base import (
     FaultError,
     Param,
     RuleScope,
+    on_each_node,
+    on_every_node,
 )
 from chaoskit.faults.selectors import select_nodes
 from chaoskit.units import millis
@@ -70,32 +72,27 @@ def _apply(ctx: FaultContext, params: dict[str, Any], fid: str, **want: Any) -> 
     nodes = select_nodes(ctx, params.get("target"), ctx.rng_for(fid))
     settings = {"fsync_errno": 0, "write_errno": 0, "fsync_delay_ms": 0.0, "probability": 1.0}
     settings |= want
-    done: list[str] = []
+
+    def add(n: str) -> None:
+        _active(ctx).setdefault(n, {})[fid] = settings
+        _push(ctx, n)
+
+    def remove(n: str) -> None:
+        _active(ctx).get(n, {}).pop(fid, None)
+        _push(ctx, n)
+
+    def undo(done: list[str]) -> None:
+        for n in nodes:
+            _active(ctx).get(n, {}).pop(fid, None)
+        for n in done:
+            _push(ctx, n)
 
     def heal() -> None:
-        errors = []
         with _LOCK:
-            for n in nodes:
-                _active(ctx).get(n, {}).pop(fid, None)
-                try:
-                    _push(ctx, n)
-                except Exception as e:  # heal every node even if one fails
-                    errors.append(f"{n}: {e}")
-        if errors:
-            raise FaultError("disk heal failed on " + "; ".join(errors))
+            on_every_node(nodes, remove, "disk heal")
 
     with _LOCK:
-        try:
-            for n in nodes:
-                _active(ctx).setdefault(n, {})[fid] = settings
-                _push(ctx, n)
-                done.append(n)
-        except BaseException:
-            for n in nodes:
-                _active(ctx).get(n, {}).pop(fid, None)
-            for n in done:
-                _push(ctx, n)
-            raise
+        on_each_node(nodes, add, undo)
     return Applied(targets={"nodes": nodes, **want}, heal=heal)
 
 
@@ -140,22 +137,13 @@ def _fill(ctx: FaultContext, params: dict[str, Any], fid: str) -> Applied:
     nodes = select_nodes(ctx, params.get("target"), ctx.rng_for(fid))
     taken: dict[str, int] = {}
 
-    def heal() -> None:
-        errors = []
-        for n in nodes:
-            try:
-                ctx.backend.free_data_dir(n)
-            except Exception as e:  # free every node even if one fails
-                errors.append(f"{n}: {e}")
-        if errors:
-            raise FaultError("disk-full heal failed on " + "; ".join(errors))
+    def fill(n: str) -> None:
+        taken[n] = ctx.backend.fill_data_dir(n)
 
-    try:
-        for n in nodes:
-            taken[n] = ctx.backend.fill_data_dir(n)
-    except BaseException:
-        heal()
-        raise
+    def heal() -> None:
+        on_every_node(nodes, ctx.backend.free_data_dir, "disk-full heal")
+
+    on_each_node(nodes, fill, lambda done: heal())
     return Applied(targets={"nodes": nodes, "how": "fill", "bytes": taken}, heal=heal)
 
 

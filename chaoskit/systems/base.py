@@ -10,6 +10,7 @@ only calls `client()`; keep module imports light.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +101,12 @@ class Starter:
 OptionProblem = tuple[tuple[str | int, ...], str]
 
 
+def unknown_names(given: Iterable[str], valid: Sequence[str], what: str) -> list[tuple[str, str]]:
+    """(name, "unknown <what>; valid: <valid, in its order>") for each name of `given`
+    that is not in `valid`: the unknown-option message of adapters and clients."""
+    return [(k, f"unknown {what}; valid: {', '.join(valid)}") for k in given if k not in valid]
+
+
 def option_type_problems(
     kind: str,
     options: dict[str, Any],
@@ -111,10 +118,9 @@ def option_type_problems(
 ) -> list[OptionProblem]:
     """The common part of an adapter's `check_options`: unknown option names, and options
     that must be a boolean, an integer at least some minimum, or a node name."""
-    out: list[OptionProblem] = []
-    for k in options:
-        if k not in known:
-            out.append(((k,), f"unknown {kind} option; valid: {', '.join(sorted(known))}"))
+    out: list[OptionProblem] = [
+        ((k,), msg) for k, msg in unknown_names(options, sorted(known), f"{kind} option")
+    ]
     for k in bools:
         v = options.get(k)
         if v is not None and not isinstance(v, bool):

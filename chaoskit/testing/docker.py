@@ -7,6 +7,7 @@ from typing import Any
 
 from chaoskit.backends.clean_cli import pid_alive
 from chaoskit.backends.docker.labels import LABEL, PID_LABEL, RUN_LABEL
+from chaoskit.backends.docker.teardown import still_present
 
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 
@@ -18,14 +19,7 @@ def leftovers(run_id: str | None = None, client: Any = None) -> list[str]:
         from chaoskit.backends.docker.image import docker_client
 
         client = docker_client()
-    flt = {"label": f"{RUN_LABEL}={run_id}" if run_id else f"{LABEL}=1"}
-    out = [
-        f"container {c.name}"
-        for c in client.containers.list(all=True, filters=flt, ignore_removed=True)
-    ]
-    out += [f"network {n.name}" for n in client.networks.list(filters=flt)]
-    out += [f"volume {v.name}" for v in client.volumes.list(filters=flt)]
-    return out
+    return still_present(client, {"label": f"{RUN_LABEL}={run_id}" if run_id else f"{LABEL}=1"})
 
 
 def exec_python(backend: Any, node: str, code: str, timeout_s: float = 30.0) -> str:

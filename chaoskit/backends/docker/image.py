@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import chaoskit
 from chaoskit.backends.docker.labels import IMAGE_LABEL
@@ -168,6 +169,18 @@ def _build_lock() -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def build_image(client, tag: str, label: str, what: str, **source: Any) -> None:
+    """`docker build` of `tag` from `source` (path= or fileobj=, buildargs=), labelled
+    IMAGE_LABEL=`label`; the FROM image is never pulled (no registry is asked), and
+    a failure is an ImageError naming `what`."""
+    try:
+        client.images.build(
+            tag=tag, labels={IMAGE_LABEL: label}, rm=True, forcerm=True, pull=False, **source
+        )
+    except Exception as e:
+        raise ImageError(f"docker build of {what} failed: {e}") from e
+
+
 def _try_registry_base(client, log: Callable[[str], None]) -> bool:
     if _has_image(client, REGISTRY_BASE):
         return True
@@ -268,18 +281,14 @@ def ensure_image(
                 ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"),
             )
             log(f"chaoskit: building {tag} FROM {base}")
-            try:
-                client.images.build(
-                    path=ctx,
-                    tag=tag,
-                    buildargs={"BASE": base, "PACKAGES": " ".join(packages)},
-                    labels={IMAGE_LABEL: "node"},
-                    rm=True,
-                    forcerm=True,
-                    pull=False,
-                )
-            except Exception as e:
-                raise ImageError(f"docker build of {tag} failed: {e}") from e
+            build_image(
+                client,
+                tag,
+                "node",
+                tag,
+                path=ctx,
+                buildargs={"BASE": base, "PACKAGES": " ".join(packages)},
+            )
         client.images.get(tag).tag(NODE_REPO, "latest")
         # No automatic prune: another checkout (a CI clone, a second worktree) may be
         # about to start a container from its own chaoskit-node tag, and removing it

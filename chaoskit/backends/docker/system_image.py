@@ -17,10 +17,10 @@ from chaoskit.backends.docker.image import (
     ImageError,
     _build_lock,
     _has_image,
+    build_image,
     docker_client,
     ensure_image,
 )
-from chaoskit.backends.docker.labels import IMAGE_LABEL
 
 SYSTEM_REPO = "chaoskit-system"
 
@@ -58,15 +58,6 @@ def system_image(
             return tag
         log(f"chaoskit: building {tag} FROM {base} + {' '.join(extra)}")
         text = DOCKERFILE.format(base=base, packages=" ".join(extra))
-        try:
-            client.images.build(
-                fileobj=io.BytesIO(text.encode()),
-                tag=tag,
-                labels={IMAGE_LABEL: "system"},
-                rm=True,
-                forcerm=True,
-                pull=False,
-            )
-        except Exception as e:
-            raise ImageError(f"docker build of {tag} ({' '.join(extra)}) failed: {e}") from e
+        what = f"{tag} ({' '.join(extra)})"
+        build_image(client, tag, "system", what, fileobj=io.BytesIO(text.encode()))
     return tag

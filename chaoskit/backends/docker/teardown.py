@@ -69,6 +69,18 @@ def remove_volume(volume: Any) -> None:
         pass
 
 
+def still_present(client: Any, flt: dict[str, str]) -> list[str]:
+    """Names ("container X", "network Y", "volume Z") of the resources matching the
+    Docker filters `flt` (e.g. {"label": "<run label>=<run id>"}) still present."""
+    out = [
+        f"container {c.name}"
+        for c in client.containers.list(all=True, filters=flt, ignore_removed=True)
+    ]
+    out += [f"network {n.name}" for n in client.networks.list(filters=flt)]
+    out += [f"volume {v.name}" for v in client.volumes.list(filters=flt)]
+    return out
+
+
 def teardown_run(client: Any, run_id: str, td: Teardown, deadlines: Deadlines) -> None:
     """Remove every container, network and volume labelled with `run_id`, recording each
     removal (or failure) in `td.report`; finally names anything still present."""
@@ -111,16 +123,7 @@ def teardown_run(client: Any, run_id: str, td: Teardown, deadlines: Deadlines) -
     )
 
     # What is still there, whatever the steps above believed.
-    def still_present() -> list[str]:
-        out = [
-            f"container {c.name}"
-            for c in client.containers.list(all=True, filters=flt, ignore_removed=True)
-        ]
-        out += [f"network {n.name}" for n in client.networks.list(filters=flt)]
-        out += [f"volume {v.name}" for v in client.volumes.list(filters=flt)]
-        return out
-
-    present = td.step("verify", still_present, limit(deadlines.list_s))
+    present = td.step("verify", lambda: still_present(client, flt), limit(deadlines.list_s))
     named = {entry.split(" (", 1)[0] for entry in td.report.left}
     for what in present or []:
         if what not in named:

@@ -54,9 +54,10 @@ def text_lines(result: IsolationResult, path: str) -> list[str]:
     return out
 
 
-def anomaly_svg(a: Anomaly, size: int = 220) -> str:
+def anomaly_svg(a: Anomaly, size: int = 220, marker_id: str = "arrow") -> str:
     """A cycle drawn as transactions on a circle with labelled arrows; '' when the
-    anomaly is not a cycle."""
+    anomaly is not a cycle. `marker_id` is the arrowhead's id: every drawing in one
+    page needs its own (ids are global to the page)."""
     if not a.steps:
         return ""
     names = [s["from"] for s in a.steps]
@@ -73,8 +74,9 @@ def anomaly_svg(a: Anomaly, size: int = 220) -> str:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
         f'viewBox="0 0 {size} {size}" class="cycle">',
-        '<defs><marker id="arr" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" '
-        'markerHeight="6" orient="auto"><path d="M0,0L10,5L0,10z" fill="#b33"/></marker></defs>',
+        f'<defs><marker id="{marker_id}" viewBox="0 0 10 10" refX="10" refY="5" '
+        'markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0L10,5L0,10z" '
+        'fill="#b33"/></marker></defs>',
     ]
     for s in a.steps:
         (x1, y1), (x2, y2) = pos[s["from"]], pos[s["to"]]
@@ -86,7 +88,7 @@ def anomaly_svg(a: Anomaly, size: int = 220) -> str:
         mx, my = (sx + ex) / 2 - dy / d * 18, (sy + ey) / 2 + dx / d * 18
         parts.append(
             f'<path d="M{sx:.1f},{sy:.1f} Q{mx:.1f},{my:.1f} {ex:.1f},{ey:.1f}" fill="none" '
-            f'stroke="#b33" stroke-width="1.5" marker-end="url(#arr)"/>'
+            f'stroke="#b33" stroke-width="1.5" marker-end="url(#{marker_id})"/>'
             f'<text x="{mx:.1f}" y="{my:.1f}" font-size="11" text-anchor="middle">'
             f"{html.escape(s['type'])}</text>"
         )
@@ -110,14 +112,17 @@ def anomalies_html(doc: dict[str, Any]) -> str:
     ]
     if doc.get("reason"):
         out.append(f"<p>{html.escape(doc['reason'])}</p>")
+    drawn = 0
     for title, items in (("Forbidden", doc["anomalies"]), ("Allowed by the model", doc["allowed"])):
         if not items:
             continue
         out.append(f"<h3>{title}</h3><ol>")
         for a in items:
             anomaly = Anomaly(a["kind"], [], a["explanation"], a.get("steps", []))
+            svg = anomaly_svg(anomaly, marker_id=f"cycle-arrow-{drawn}")
+            drawn += 1
             out.append(
-                f"<li><b>{html.escape(a['kind'])}</b> {anomaly_svg(anomaly)}"
+                f"<li><b>{html.escape(a['kind'])}</b> {svg}"
                 f"<p>{html.escape(a['explanation'])}</p></li>"
             )
         out.append("</ol>")

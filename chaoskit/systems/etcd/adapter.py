@@ -27,7 +27,14 @@ from typing import Any
 import requests
 
 from chaoskit.backends.base import NodeSpec
-from chaoskit.systems.base import Client, Starter, SystemAdapter, SystemContext
+from chaoskit.systems.base import (
+    Client,
+    OptionProblem,
+    Starter,
+    SystemAdapter,
+    SystemContext,
+    option_type_problems,
+)
 from chaoskit.systems.etcd.client import EtcdClient, EtcdError, call
 from chaoskit.topology.model import Endpoint
 
@@ -90,19 +97,21 @@ class EtcdAdapter(SystemAdapter):
                 "one address from every region, which only `backend: docker` gives "
                 "(its DNS aliases route a member's name through each region's link)"
             )
-        for k in self.options:
-            if k not in _KNOWN_OPTIONS:
-                problems.append(
-                    f"system.{k}: unknown etcd option; valid: {', '.join(sorted(_KNOWN_OPTIONS))}"
-                )
-        lr = self.options.get("leader_region")
-        if lr is not None and not isinstance(lr, str):
-            problems.append(f"system.leader_region: {lr!r} must be a region name")
-        for k in ("heartbeat_ms", "election_ms", "restore_timeout_s"):
-            v = self.options.get(k)
-            if v is not None and (not isinstance(v, int | float) or isinstance(v, bool) or v <= 0):
-                problems.append(f"system.{k}: {v!r} must be a number > 0")
         return problems
+
+    @classmethod
+    def check_options(
+        cls, options: dict[str, Any], backend: str | None, workload: str | None
+    ) -> list[OptionProblem]:
+        out = option_type_problems("etcd", options, _KNOWN_OPTIONS)
+        lr = options.get("leader_region")
+        if lr is not None and not isinstance(lr, str):
+            out.append((("leader_region",), f"{lr!r} must be a region name"))
+        for k in ("heartbeat_ms", "election_ms", "restore_timeout_s"):
+            v = options.get(k)
+            if v is not None and (not isinstance(v, int | float) or isinstance(v, bool) or v <= 0):
+                out.append(((k,), f"{v!r} must be a number > 0"))
+        return out
 
     clock_skew_reason = CLOCK_SKEW_REASON
 

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from chaoskit.systems.base import unknown_names
 from chaoskit.systems.generic import templates
 from chaoskit.units import parse_duration
 
@@ -135,9 +136,7 @@ def _ready(raw: Any, ports: list[str]) -> Ready:
 def check(options: dict[str, Any], workload: str | None = None) -> Problems:
     """Every mistake in the block: (path inside `system`, message naming what is valid)."""
     out: Problems = []
-    for k in options:
-        if k not in FIELDS:
-            out.append(((k,), f"unknown field of a generic system; valid: {', '.join(FIELDS)}"))
+    out += [((k,), m) for k, m in unknown_names(options, FIELDS, "field of a generic system")]
     ports = _check_ports(options, out)
     if "command" not in options:
         out.append(
@@ -270,9 +269,9 @@ def _check_peers(raw: Any, out: Problems) -> None:
     if not isinstance(raw, dict):
         out.append((("peers",), "a mapping {separator: ',', format: '{addr}', self: true}"))
         return
-    for k in raw:
-        if k not in ("separator", "format", "self"):
-            out.append((("peers", k), "unknown field; valid: separator, format, self"))
+    out += [
+        (("peers", k), m) for k, m in unknown_names(raw, ("separator", "format", "self"), "field")
+    ]
     if not isinstance(raw.get("separator", ","), str):
         out.append((("peers", "separator"), "text, e.g. ',' or ' '"))
     fmt = raw.get("format", "{addr}")
@@ -300,9 +299,7 @@ def _check_ready(raw: Any, ports: list[str], out: Problems) -> None:
     if not isinstance(raw, dict):
         out.append((path, "a mapping: one of tcp / http / command, and deadline"))
         return
-    for k in raw:
-        if k not in (*PROBES, "deadline"):
-            out.append(((*path, k), f"unknown field; valid: {', '.join(PROBES)}, deadline"))
+    out += [((*path, k), m) for k, m in unknown_names(raw, (*PROBES, "deadline"), "field")]
     probes = [p for p in PROBES if p in raw]
     if len(probes) != 1:
         out.append(
@@ -323,9 +320,10 @@ def _check_ready(raw: Any, ports: list[str], out: Problems) -> None:
         if not isinstance(h, dict):
             out.append(((*path, "http"), "a mapping {port, path, status}"))
         else:
-            for k in h:
-                if k not in ("port", "path", "status"):
-                    out.append(((*path, "http", k), "unknown field; valid: port, path, status"))
+            out += [
+                ((*path, "http", k), m)
+                for k, m in unknown_names(h, ("port", "path", "status"), "field")
+            ]
             if h.get("port", ports[0]) not in ports:
                 out.append(
                     (
@@ -401,9 +399,9 @@ def _check_roles(raw: Any, ports: list[str], out: Problems) -> None:
     if not isinstance(raw, dict) or "command" not in raw:
         out.append((("roles",), "a mapping {command: [argv], deadline: 5s}; stdout names the role"))
         return
-    for k in raw:
-        if k not in ("command", "deadline", "names"):
-            out.append((("roles", k), "unknown field; valid: command, names, deadline"))
+    out += [
+        (("roles", k), m) for k, m in unknown_names(raw, ("command", "names", "deadline"), "field")
+    ]
     names = raw.get("names", [])
     if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
         out.append(

@@ -25,7 +25,14 @@ from ipaddress import ip_address
 from typing import Any
 
 from chaoskit.backends.base import NodeSpec
-from chaoskit.systems.base import Client, Starter, SystemAdapter, SystemContext
+from chaoskit.systems.base import (
+    Client,
+    OptionProblem,
+    Starter,
+    SystemAdapter,
+    SystemContext,
+    option_type_problems,
+)
 from chaoskit.systems.geokv.client import GeoKVClient
 from chaoskit.topology.model import Endpoint
 
@@ -99,32 +106,32 @@ class GeoKVAdapter(SystemAdapter):
     def mode(self) -> str:
         return str(self.options.get("mode", "quorum"))
 
-    def validate(self, backend: str) -> list[str]:
-        problems = []
-        if self.mode not in MODES:
-            problems.append(
-                f"system.mode: {self.mode!r} is not a geokv mode; valid: {', '.join(MODES)}"
-            )
-        for k in self.options:
-            if k not in _KNOWN_OPTIONS:
-                problems.append(
-                    f"system.{k}: unknown geokv option; valid: {', '.join(sorted(_KNOWN_OPTIONS))}"
-                )
+    @classmethod
+    def check_options(
+        cls, options: dict[str, Any], backend: str | None, workload: str | None
+    ) -> list[OptionProblem]:
+        mode = str(options.get("mode", "quorum"))
+        out: list[OptionProblem] = []
+        if mode not in MODES:
+            out.append((("mode",), f"{mode!r} is not a geokv mode; valid: {', '.join(MODES)}"))
+        out += option_type_problems("geokv", options, _KNOWN_OPTIONS)
         for k in _NUMBER_OPTIONS:
-            v = self.options.get(k)
+            v = options.get(k)
             if v is not None and (not isinstance(v, int | float) or isinstance(v, bool) or v < 0):
-                problems.append(f"system.{k}: {v!r} must be a number >= 0 (seconds)")
-        proposer = self.options.get("proposer", "leader")
+                out.append(((k,), f"{v!r} must be a number >= 0 (seconds)"))
+        proposer = options.get("proposer", "leader")
         if proposer not in ("leader", "local"):
-            problems.append(f"system.proposer: {proposer!r}; valid: leader, local")
-        elif "proposer" in self.options and self.mode != "quorum":
-            problems.append("system.proposer: only meaningful with mode: quorum")
-        homes = self.options.get("homes")
+            out.append((("proposer",), f"{proposer!r}; valid: leader, local"))
+        elif "proposer" in options and mode != "quorum":
+            out.append((("proposer",), "only meaningful with mode: quorum"))
+        homes = options.get("homes")
         if homes is not None and not isinstance(homes, dict):
-            problems.append("system.homes: must map key -> region name")
-        if self.mode != "unit" and (homes or self.options.get("failover_s") is not None):
-            problems.append("system.homes/failover_s: only meaningful with mode: unit")
-        return problems
+            out.append((("homes",), "must map key -> region name"))
+        if mode != "unit" and homes:
+            out.append((("homes",), "only meaningful with mode: unit"))
+        if mode != "unit" and options.get("failover_s") is not None:
+            out.append((("failover_s",), "only meaningful with mode: unit"))
+        return out
 
     # ---------------- running nodes ----------------
     def node_spec(self, node: str, ctx: SystemContext) -> NodeSpec:
