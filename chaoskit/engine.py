@@ -393,6 +393,7 @@ def run_experiment(
     roles: RoleWatch | None = None
     metrics = None
     watch = None
+    nodes_watch = None
     link_state: dict | None = None
     teardown_errors: list[str] = []
 
@@ -478,11 +479,19 @@ def run_experiment(
         )
         sched.start()
         roles = RoleWatch(adapter, cluster.system, events).start()
+        from chaoskit.nodewatch import NodeWatch
         from chaoskit.watchdog import LinkWatch
 
         watch = LinkWatch(cluster.api_url, token=be.links_token).start()
+        nodes_watch = NodeWatch(
+            be,
+            {n.name: n.region for n in experiment.topology.nodes},
+            cluster.applied_faults,
+            events,
+        ).start()
         _wait_for_load(load, sig, experiment.load.duration_s, run, watch)
         watch.stop()
+        nodes_watch.stop()
         sched.stop()
         events.emit("load-stop", interrupted=sig.stopped)
 
@@ -543,6 +552,8 @@ def run_experiment(
         _best_effort(lambda: run.write_text("error.txt", traceback.format_exc()))
     finally:
         sig.raise_now = False
+        if nodes_watch is not None:  # before teardown stops the nodes
+            nodes_watch.stop()
         # Guaranteed teardown, in order: stop injecting, stop the load, heal, stop processes.
         try:
             if roles is not None:

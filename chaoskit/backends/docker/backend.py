@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -26,7 +27,7 @@ from typing import Any
 import requests
 
 from chaoskit.access import LINKS_TOKEN_ENV, TOKEN_HEADER, new_token
-from chaoskit.backends.base import Backend, NodeSpec
+from chaoskit.backends.base import Backend, NodeSpec, NodeStatus
 from chaoskit.backends.clockrate import REAL_TIME, drift_spec
 from chaoskit.backends.diskfault import diskfault_env, shim_path
 from chaoskit.backends.docker import plan as dplan
@@ -414,6 +415,34 @@ class DockerBackend(Backend):
         except Exception:
             return False
         return c.status in ("running", "paused")
+
+    def node_status(self, node: str) -> NodeStatus | None:
+        c = self._containers.get(node)
+        if c is None:
+            return NodeStatus(False)
+        try:
+            c.reload()
+        except Exception as e:  # noqa: BLE001 - gone or engine down: tell which
+            if type(e).__name__ == "NotFound":
+                return NodeStatus(False, detail="its container was removed")
+            return None
+        state = c.attrs.get("State") or {}
+        if c.status in ("running", "paused", "restarting"):
+            return NodeStatus(True)
+        code = state.get("ExitCode")
+        sig = None
+        if isinstance(code, int) and code > 128:
+            with contextlib.suppress(ValueError):
+                sig = signal.Signals(code - 128).name
+        detail = "; ".join(
+            x
+            for x in (
+                "OOM-killed" if state.get("OOMKilled") else "",
+                str(state.get("Error") or ""),
+            )
+            if x
+        )
+        return NodeStatus(False, exit_code=code, signal=sig, detail=detail)
 
     def _write_offset(self, node: str, offset_ms: float | None, spec: str | None = None) -> None:
         clock = self.workdir / "clock" / safe(node)
