@@ -118,6 +118,12 @@ class Backend(ABC):
     @abstractmethod
     def is_running(self, node: str) -> bool: ...
 
+    def engine_problem(self) -> tuple[str, str] | None:
+        """What is wrong with what runs the nodes (a Docker engine), as (kind, words):
+        kind "unreachable" (it does not answer) or "stopped" (it answers but stopped the
+        run's own containers); None when all is well or the backend has no engine."""
+        return None
+
     def node_status(self, node: str) -> NodeStatus | None:
         """The node's state and, once stopped, how it ended; None when the backend
         cannot tell right now (its engine does not answer)."""

@@ -109,6 +109,7 @@ class DockerBackend(Backend):
         self._offsets: dict[str, float | None] = {}
         self._old_logs: dict[str, bytes] = {}  # node -> logs of removed incarnations
         self._links: Any = None
+        self._probes: dict[str, Any] = {}  # engine URL -> short-timeout client (engine_problem)
         self._api_url: str | None = None
         self._down = False
         self._report: TeardownReport | None = None
@@ -415,6 +416,50 @@ class DockerBackend(Backend):
         except Exception:
             return False
         return c.status in ("running", "paused")
+
+    def _watched_engines(self) -> list[tuple[str | None, Any]]:
+        """(engine URL, None for the default; the run's links container there) per engine."""
+        return [(None, self._links)]
+
+    def _probe_client(self, url: str | None) -> Any:
+        """A client with a short timeout, for health probes (the run's own waits 120 s)."""
+        import docker
+
+        key = url or ""
+        if key not in self._probes:
+            self._probes[key] = (
+                docker.from_env(timeout=3)
+                if url is None
+                else docker.DockerClient(
+                    base_url=url, timeout=3, use_ssh_client=url.startswith("ssh://")
+                )
+            )
+        return self._probes[key]
+
+    def engine_problem(self) -> tuple[str, str] | None:
+        for url, links in self._watched_engines():
+            name = url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+            try:
+                client = self._probe_client(url)
+                client.ping()
+                c = client.containers.get(links.id) if links is not None else None
+            except Exception as e:  # noqa: BLE001 - any failure to answer is the finding
+                if type(e).__name__ == "NotFound":
+                    return (
+                        "stopped",
+                        f"the Docker engine at {name} no longer has the run's links container",
+                    )
+                return (
+                    "unreachable",
+                    f"the Docker engine at {name} does not answer ({type(e).__name__})",
+                )
+            if c is not None and c.status != "running":
+                code = (c.attrs.get("State") or {}).get("ExitCode")
+                return "stopped", (
+                    f"the Docker engine at {name} stopped the run's containers (links container "
+                    f"{c.status}, exit code {code}; is the engine stopping or restarting?)"
+                )
+        return None
 
     def node_status(self, node: str) -> NodeStatus | None:
         c = self._containers.get(node)
