@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import docker_ok, need
 from helpers import CHAOSKIT, run_events
+
+from chaoskit.faults.manager import FaultHandle
+from chaoskit.nodewatch import covers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,10 +47,10 @@ def _experiment(tmp_path: Path, name: str, dies_at: str, schedule: list[dict]) -
     return path
 
 
-def _run(tmp_path: Path, path: Path) -> tuple[subprocess.CompletedProcess, Path]:
+def _run(tmp_path: Path, path: Path, *args: str) -> tuple[subprocess.CompletedProcess, Path]:
     registry = tmp_path / "registry"
     r = subprocess.run(
-        [CHAOSKIT, "run", str(path), "--results", str(tmp_path / "results")],
+        [CHAOSKIT, "run", str(path), "--results", str(tmp_path / "results"), *args],
         capture_output=True,
         text=True,
         timeout=180,
@@ -57,11 +61,21 @@ def _run(tmp_path: Path, path: Path) -> tuple[subprocess.CompletedProcess, Path]
 
 
 @pytest.mark.slow
-def test_a_node_exiting_on_its_own_is_recorded_and_fails_the_check(tmp_path: Path) -> None:
-    """xian-1 exits with code 9 about 4 s after it started, during a cut of another
-    region (a network fault: it does not explain a process exit)."""
+@pytest.mark.parametrize(
+    "backend",
+    ["local", pytest.param("docker", marks=pytest.mark.docker)],
+)
+def test_a_node_exiting_on_its_own_is_recorded_and_fails_the_check(
+    backend: str, tmp_path: Path
+) -> None:
+    """xian-1 exits with code 9 about 4 s after it started (local: its process;
+    docker: its container), during a cut of another region (a network fault: it does
+    not explain a process exit)."""
+    if backend == "docker":
+        need("a Docker engine", docker_ok(), "apt-get install docker.io and start dockerd")
     sched = [{"at": "1s", "for": "5s", "fault": "cut-region", "region": "beijing"}]
-    r, run_dir = _run(tmp_path, _experiment(tmp_path, "self-exit", "xian-1=4", sched))
+    exp = _experiment(tmp_path, "self-exit", "xian-1=4", sched)
+    r, run_dir = _run(tmp_path, exp, "--backend", backend)
     assert r.returncode == 1, (r.stdout, r.stderr)
     (ev,) = [e for e in run_events(run_dir) if e["event"] == "node-exit"]
     assert (ev["node"], ev["region"], ev["exit_code"]) == ("xian-1", "xian", 9), ev
@@ -89,3 +103,22 @@ def test_a_scheduled_kill_is_not_an_unexpected_exit(tmp_path: Path) -> None:
     check = json.loads((run_dir / "check.json").read_text())
     (res,) = [c for c in check["checks"] if c["check"] == "unexpected_exits"]
     assert res["passed"] is True and res["observed"] == [], res
+
+
+def _handle(kind: str, **targets: object) -> FaultHandle:
+    return FaultHandle("f1", kind, {}, dict(targets), "schedule", 0)
+
+
+def test_which_faults_explain_a_node_exit() -> None:
+    """Process, disk, clock and resource faults explain the exit of the nodes they name
+    (or of their regions); network faults never do, even naming the node; a quorum
+    change explains any node's; a fault of an unknown kind naming nobody, any."""
+    assert covers(_handle("kill", nodes=["xian-1"]), "xian-1", "xian")
+    assert not covers(_handle("kill", nodes=["xian-1"]), "beijing-1", "beijing")
+    assert covers(_handle("disk-error", nodes=["xian-1"]), "xian-1", "xian")
+    assert covers(_handle("clock-skew", nodes=["xian-1"]), "xian-1", "xian")
+    assert not covers(_handle("cut-region", regions=["xian"], nodes=["xian-1"]), "xian-1", "xian")
+    assert not covers(_handle("latency", links=["a->b"]), "xian-1", "xian")
+    assert covers(_handle("degrade-quorum", nodes=["beijing-1"], dropped=["xian-1"]), "x-9", "x")
+    assert covers(_handle("someone-elses-fault"), "xian-1", "xian")
+    assert not covers(_handle("someone-elses-fault", nodes=["beijing-1"]), "xian-1", "xian")
