@@ -581,6 +581,10 @@ class DockerBackend(Backend):
             self._down = True
             with contextlib.suppress(Exception):
                 atexit.unregister(self._down_at_exit)
+            for probe in self._probes.values():
+                with contextlib.suppress(Exception):
+                    probe.close()
+            self._probes.clear()
             td = Teardown(self.name, self.run_id, forced=self.hurry, on_force=self._hurry)
             if self._layout is not None or self._client is not None:
                 td.step("collect logs", self._collect_logs, self.deadlines.logs_s, optional=True)
