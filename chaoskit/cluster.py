@@ -234,6 +234,10 @@ class Cluster:
     def active_faults(self) -> list[FaultHandle]:
         return self.faults.active() if self.faults else []
 
+    def applied_faults(self) -> list[FaultHandle]:
+        """Every fault applied so far, healed or not."""
+        return self.faults.applied() if self.faults else []
+
     # -- observation -------------------------------------------------------------------
 
     def link_state(self) -> dict[str, Any]:

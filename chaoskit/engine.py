@@ -247,15 +247,15 @@ def _start_live_metrics(
     return metrics
 
 
-def _wait_for_load(
-    load: Any, sig: _Signals, duration_s: float, run: RunDir, watch: Any = None
-) -> None:
+def _wait_for_load(load: Any, sig: _Signals, duration_s: float, run: RunDir, *watches: Any) -> None:
     """Until the load ends by itself (or a signal asks us to stop it, within bounds).
-    A link server that stopped answering (`watch`, a LinkWatch) ends the run broken."""
+    A watch (chaoskit.watchdog: the link server, the Docker engine) that found the
+    harness broken ends the run broken with its reason; the first watch speaks first."""
     deadline = time.monotonic() + duration_s + 60.0
     while load.alive() and not sig.stopped:
-        if watch is not None and watch.reason:
-            raise RuntimeError(watch.reason)
+        for watch in watches:
+            if watch.reason:
+                raise RuntimeError(watch.reason)
         if time.monotonic() > deadline:
             raise RuntimeError(f"the load did not end within {duration_s + 60:.0f} s")
         sig.event.wait(0.2)
@@ -393,6 +393,8 @@ def run_experiment(
     roles: RoleWatch | None = None
     metrics = None
     watch = None
+    engine_watch = None
+    nodes_watch = None
     link_state: dict | None = None
     teardown_errors: list[str] = []
 
@@ -478,11 +480,25 @@ def run_experiment(
         )
         sched.start()
         roles = RoleWatch(adapter, cluster.system, events).start()
-        from chaoskit.watchdog import LinkWatch
+        from chaoskit.nodewatch import NodeWatch
+        from chaoskit.watchdog import EngineWatch, LinkWatch
 
+        engine_watch = EngineWatch(be).start()
         watch = LinkWatch(cluster.api_url, token=be.links_token).start()
-        _wait_for_load(load, sig, experiment.load.duration_s, run, watch)
+        nodes_watch = NodeWatch(
+            be,
+            {n.name: n.region for n in experiment.topology.nodes},
+            cluster.applied_faults,
+            events,
+        ).start()
+        try:
+            _wait_for_load(load, sig, experiment.load.duration_s, run, engine_watch, watch)
+        except RuntimeError as e:  # on the timeline: when the run found itself broken
+            events.note("harness fault", error=str(e))
+            raise
+        engine_watch.stop()
         watch.stop()
+        nodes_watch.stop()
         sched.stop()
         events.emit("load-stop", interrupted=sig.stopped)
 
@@ -543,6 +559,10 @@ def run_experiment(
         _best_effort(lambda: run.write_text("error.txt", traceback.format_exc()))
     finally:
         sig.raise_now = False
+        if nodes_watch is not None:  # before teardown stops the nodes
+            nodes_watch.stop()
+        if engine_watch is not None:
+            engine_watch.stop()
         # Guaranteed teardown, in order: stop injecting, stop the load, heal, stop processes.
         try:
             if roles is not None:

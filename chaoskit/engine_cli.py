@@ -67,6 +67,14 @@ def _summary(console: Console, result: RunResult, experiment: Any) -> None:
                 escape(f"RTO {r.region} after {r.fault} {r.kind}"),
                 "never recovered" if r.rto_s is None else f"{r.rto_s:.2f} s",
             )
+        for e in rep.node_exits:
+            t.add_row(
+                escape(f"node {e.get('node')} exited"),
+                escape(
+                    f"at {e.get('time', 0) / 1e9:.1f} s, {e.get('how')}, no fault covered it; "
+                    f"log {e.get('log')}"
+                ),
+            )
         age = sc.lost_oldest_age_s
         t.add_row(
             "lost writes (RPO)", f"{sc.lost_count}" + (f", oldest {age:.1f} s" if age else "")

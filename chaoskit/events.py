@@ -28,6 +28,7 @@ EVENT_KINDS = (
     "run-end",
     "note",
     "roles",
+    "node-exit",  # a node stopped while no fault covered it (chaoskit.nodewatch)
 )
 
 

@@ -1,5 +1,11 @@
 """Noticing that a part of the harness itself died while a run goes on.
 
+`EngineWatch` asks the backend (`Backend.engine_problem`) twice a second whether
+what runs the nodes -- the Docker engine(s) -- still answers and still runs the
+run's own links container. Two bad answers in a row end the run as BROKEN with the
+reason; an engine that went away and came back (a restarted dockerd stops every
+container it ran) is named as restarted.
+
 `LinkWatch` polls the link server's API (GET /version) in a daemon thread. When it
 has not answered `failures` times in a row, `reason` says so: the engine then ends
 the run as BROKEN with that reason (healing and tearing down as after any error),
@@ -10,6 +16,8 @@ checker judge a history whose network was not the one described.
 from __future__ import annotations
 
 import threading
+import time
+from typing import Any
 
 import requests
 
@@ -62,3 +70,48 @@ class LinkWatch:
                     "the network the experiment describes no longer exists"
                 )
                 return
+
+
+class EngineWatch:
+    def __init__(self, backend: Any, interval_s: float = 0.5, failures: int = 2) -> None:
+        self.backend = backend
+        self.interval_s = interval_s
+        self.failures = failures
+        self.reason: str | None = None
+        self.noticed_ns: int | None = None  # time.monotonic_ns() when `reason` was set
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="engine watch")
+
+    def start(self) -> EngineWatch:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        misses = 0
+        unreachable_since: float | None = None
+        while not self._stop.wait(self.interval_s):
+            try:
+                problem = self.backend.engine_problem()
+            except Exception as e:  # noqa: BLE001 - a probe that raises is a bad answer
+                problem = ("unreachable", f"the engine probe failed: {type(e).__name__}: {e}")
+            if problem is None:
+                misses = 0
+                continue
+            kind, words = problem
+            if kind == "unreachable" and unreachable_since is None:
+                unreachable_since = time.monotonic()
+            misses += 1
+            if misses < self.failures:
+                continue
+            if kind == "stopped" and unreachable_since is not None:
+                gone = time.monotonic() - unreachable_since
+                words += f"; it had stopped answering {gone:.1f} s before: it was restarted"
+            self.reason = (
+                f"{words}: the run's nodes and links are gone or out of reach, "
+                "so the run cannot go on as described"
+            )
+            self.noticed_ns = time.monotonic_ns()
+            return

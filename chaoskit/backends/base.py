@@ -40,6 +40,26 @@ class NodeSpec:
     packages: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class NodeStatus:
+    """What a backend sees of one node: running or not, and how it ended (`exit_code`:
+    the process's exit status; `signal`: the signal that killed it; `detail`: anything
+    else the backend knows, e.g. docker's OOMKilled)."""
+
+    running: bool
+    exit_code: int | None = None
+    signal: str | None = None
+    detail: str = ""
+
+    def describe(self) -> str:
+        if self.running:
+            return "running"
+        how = [f"killed by {self.signal}"] if self.signal else []
+        if self.exit_code is not None and not self.signal:
+            how.append(f"exit code {self.exit_code}")
+        return ", ".join(how + ([self.detail] if self.detail else [])) or "stopped"
+
+
 class Backend(ABC):
     name: str = "abstract"
     # Load the disk-fault shim into every node (set before up() when the
@@ -97,6 +117,17 @@ class Backend(ABC):
 
     @abstractmethod
     def is_running(self, node: str) -> bool: ...
+
+    def engine_problem(self) -> tuple[str, str] | None:
+        """What is wrong with what runs the nodes (a Docker engine), as (kind, words):
+        kind "unreachable" (it does not answer) or "stopped" (it answers but stopped the
+        run's own containers); None when all is well or the backend has no engine."""
+        return None
+
+    def node_status(self, node: str) -> NodeStatus | None:
+        """The node's state and, once stopped, how it ended; None when the backend
+        cannot tell right now (its engine does not answer)."""
+        return NodeStatus(self.is_running(node))
 
     @abstractmethod
     def set_clock_offset(self, node: str, offset_ms: float | None) -> None:

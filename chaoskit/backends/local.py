@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chaoskit.atomic import atomic_write_text
-from chaoskit.backends.base import Backend, NodeSpec
+from chaoskit.backends.base import Backend, NodeSpec, NodeStatus
 from chaoskit.backends.clockrate import REAL_TIME, drift_spec
 from chaoskit.backends.diskfault import diskfault_env, shim_path
 from chaoskit.backends.faketime import find_libfaketime, missing_message
@@ -393,6 +393,19 @@ class LocalBackend(Backend):
     def is_running(self, node: str) -> bool:
         proc = self._nodes.get(node)
         return proc is not None and proc.popen.poll() is None
+
+    def node_status(self, node: str) -> NodeStatus | None:
+        proc = self._nodes.get(node)
+        code = None if proc is None else proc.popen.poll()
+        if proc is None or code is None:
+            return NodeStatus(proc is not None)
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return NodeStatus(False, exit_code=code, signal=name)
+        return NodeStatus(False, exit_code=code)
 
     def pid(self, node: str) -> int | None:
         proc = self._nodes.get(node)

@@ -14,7 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chaoskit.checks import availability, isolation, latency, linearizable, lost_writes, rto
+from chaoskit.checks import (
+    availability,
+    isolation,
+    latency,
+    linearizable,
+    lost_writes,
+    rto,
+    unexpected_exits,
+)
 from chaoskit.checks.availability import AvailabilityCheck
 from chaoskit.checks.base import PHASES, CheckKind, CheckResult, Evidence
 from chaoskit.checks.isolation import IsolationCheck
@@ -22,6 +30,7 @@ from chaoskit.checks.latency import LatencyCheck
 from chaoskit.checks.linearizable import LinearizableCheck
 from chaoskit.checks.lost_writes import LostWritesCheck
 from chaoskit.checks.rto import RtoCheck
+from chaoskit.checks.unexpected_exits import UnexpectedExitsCheck
 
 if TYPE_CHECKING:
     from chaoskit.experiment.spec import LoadSpec
@@ -36,6 +45,7 @@ CHECKS: dict[str, CheckKind] = {
         availability.KIND,
         latency.KIND,
         isolation.KIND,
+        unexpected_exits.KIND,
     )
 }
 
@@ -48,6 +58,7 @@ class ChecksSpec:
     availability: list[AvailabilityCheck] | None = None
     latency: list[LatencyCheck] | None = None
     isolation: IsolationCheck | None = None
+    unexpected_exits: UnexpectedExitsCheck | None = None
 
 
 def parse_checks(v: Context, raw: Any, load: LoadSpec) -> ChecksSpec:
@@ -84,6 +95,7 @@ __all__ = [
     "LinearizableCheck",
     "LostWritesCheck",
     "RtoCheck",
+    "UnexpectedExitsCheck",
     "evaluate_checks",
     "parse_checks",
 ]

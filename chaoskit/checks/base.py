@@ -42,6 +42,7 @@ class Evidence:
     linearizability: dict | None  # the checker's to_dict(), or {"verdict": "error", ...}
     loss_windows: list[LossWindow] = field(default_factory=list)  # report/loss_window.py
     isolation: dict | None = None  # the isolation checker's to_dict() (transactional runs)
+    node_exits: list[dict] = field(default_factory=list)  # node-exit events (nodewatch.py)
 
 
 @dataclass(frozen=True)

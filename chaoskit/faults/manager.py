@@ -27,6 +27,7 @@ class FaultHandle:
     _heal: Any = field(repr=False, default=None)
     healed: bool = False
     heal_error: str | None = None
+    healed_at_ns: int | None = None  # when its heal (or heal-failed) was recorded
 
     @property
     def family(self) -> str:
@@ -45,6 +46,7 @@ class FaultManager:
         self.events = events
         self._lock = threading.RLock()
         self._active: list[FaultHandle] = []
+        self._all: list[FaultHandle] = []  # every fault applied, in order, healed or not
         self._ids = itertools.count(1)
         self.errors: list[str] = []  # apply failures (the run did not do what it said)
 
@@ -84,9 +86,13 @@ class FaultManager:
                 applied_at_ns=rec["time"],
                 _heal=applied.heal,
             )
+            self._all.append(h)
             if applied.instant:
                 h.healed = True
-                self.events.emit("heal", id=fid, fault=kind, ok=True, instant=True, source=source)
+                rec = self.events.emit(
+                    "heal", id=fid, fault=kind, ok=True, instant=True, source=source
+                )
+                h.healed_at_ns = rec["time"]
             else:
                 self._active.append(h)
             return h
@@ -103,6 +109,7 @@ class FaultManager:
                 handle._heal()
             except Exception as e:
                 handle.heal_error = f"{type(e).__name__}: {e}"
+                handle.healed_at_ns = self.events.now_ns()
                 self.events.emit(
                     "heal-failed",
                     id=handle.id,
@@ -113,9 +120,10 @@ class FaultManager:
                     source=source or handle.source,
                 )
                 return False
-            self.events.emit(
+            rec = self.events.emit(
                 "heal", id=handle.id, fault=handle.kind, ok=True, source=source or handle.source
             )
+            handle.healed_at_ns = rec["time"]
             return True
 
     def heal_all(self, source: str = "teardown") -> list[str]:
@@ -133,3 +141,7 @@ class FaultManager:
     def active(self) -> list[FaultHandle]:
         with self._lock:
             return list(self._active)
+
+    def applied(self) -> list[FaultHandle]:
+        """Every fault applied so far (active, healed or instant), in order."""
+        return list(self._all)

@@ -53,6 +53,7 @@ class CheckReport:
     incomplete: str | None = None  # why the run did not finish normally
     generated_at: float = field(default_factory=time.time)
     loss_windows: list[LossWindow] = field(default_factory=list)
+    node_exits: list[dict] = field(default_factory=list)  # node-exit events (nodewatch.py)
 
     def to_dict(self) -> dict:
         return {
@@ -72,6 +73,7 @@ class CheckReport:
             "topology": self.topology,
             "experiment": self.experiment,
             "incomplete": self.incomplete,
+            "node_exits": self.node_exits,
             "generated_at": self.generated_at,
         }
 
@@ -233,7 +235,8 @@ def evaluate(
     acks = [w.ack_time_s for w in sc.lost_writes if w.ack_time_s is not None]
     windows = loss_windows(acks, run.events, sc.load_end_s)
     iso = isolation_doc(run_dir, checks.isolation, workload, objs, reuse_verdicts)
-    results = evaluate_checks(checks, Evidence(sc, lin, windows, iso))
+    exits = [e for e in run.events if e.get("event") == "node-exit"]
+    results = evaluate_checks(checks, Evidence(sc, lin, windows, iso, exits))
     failures = [r.message for r in results if not r.passed]
     exp_info = {
         "name": about.name,
@@ -253,6 +256,7 @@ def evaluate(
         experiment=exp_info,
         incomplete=run.incomplete,
         loss_windows=windows,
+        node_exits=exits,
     )
     if write:
         write_outputs(run_dir, report, run, objs)

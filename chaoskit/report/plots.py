@@ -285,6 +285,16 @@ def timeline(run: RunData, loss_windows: list | None = None) -> str:
             xytext=({"right": -3, "left": 3, "center": 0}[ha], 1), textcoords="offset points",
             fontsize=7.5, color="#5b6670", ha=ha, va="bottom", annotation_clip=False,
         )  # fmt: skip
+    for ev in run.events:  # nodes that stopped while no fault covered them (nodewatch.py)
+        if ev.get("event") != "node-exit":
+            continue
+        t = ev["time"] / NS
+        ax.axvline(t, color="#d9423a", lw=1.4)
+        ax.annotate(
+            f"{ev.get('node')} exited", xy=(t, 0.0), xycoords=ax.get_xaxis_transform(),
+            xytext=(3, 3), textcoords="offset points", fontsize=7.5, color="#d9423a",
+            ha="left", va="bottom", annotation_clip=False,
+        )  # fmt: skip
     if not faults:
         ax.text(
             0.5,

@@ -47,6 +47,16 @@ def render_summary(report: CheckReport) -> str:
     lin = report.linearizability
     if lin and not any(r.check == "linearizable" for r in report.results):
         lines.append(f"- (info) linearizability: {lin.get('verdict')}")
+    if report.node_exits:
+        lines += ["", "## Nodes that stopped while no fault covered them", ""]
+        for e in report.node_exits:
+            lines.append(
+                f"- {e.get('node')} ({e.get('region')}) at {e.get('time', 0) / 1e9:.1f} s: "
+                f"{e.get('how')}; log {e.get('log')}"
+            )
+            tail = str(e.get("log_tail") or "").strip().splitlines()[-5:]
+            if tail:
+                lines += ["", "  ```", *(f"  {t}" for t in tail), "  ```"]
     lines += ["", "## Scorecard", ""]
     # availability from latency too: one column per SLO an availability check names
     slos = list(sc.rows[0].stats.within_slo) if sc.rows else []

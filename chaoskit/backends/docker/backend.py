@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -26,7 +27,7 @@ from typing import Any
 import requests
 
 from chaoskit.access import LINKS_TOKEN_ENV, TOKEN_HEADER, new_token
-from chaoskit.backends.base import Backend, NodeSpec
+from chaoskit.backends.base import Backend, NodeSpec, NodeStatus
 from chaoskit.backends.clockrate import REAL_TIME, drift_spec
 from chaoskit.backends.diskfault import diskfault_env, shim_path
 from chaoskit.backends.docker import plan as dplan
@@ -108,6 +109,7 @@ class DockerBackend(Backend):
         self._offsets: dict[str, float | None] = {}
         self._old_logs: dict[str, bytes] = {}  # node -> logs of removed incarnations
         self._links: Any = None
+        self._probes: dict[str, Any] = {}  # engine URL -> short-timeout client (engine_problem)
         self._api_url: str | None = None
         self._down = False
         self._report: TeardownReport | None = None
@@ -415,6 +417,78 @@ class DockerBackend(Backend):
             return False
         return c.status in ("running", "paused")
 
+    def _watched_engines(self) -> list[tuple[str | None, Any]]:
+        """(engine URL, None for the default; the run's links container there) per engine."""
+        return [(None, self._links)]
+
+    def _probe_client(self, url: str | None) -> Any:
+        """A client with a short timeout, for health probes (the run's own waits 120 s)."""
+        import docker
+
+        key = url or ""
+        if key not in self._probes:
+            self._probes[key] = (
+                docker.from_env(timeout=3)
+                if url is None
+                else docker.DockerClient(
+                    base_url=url, timeout=3, use_ssh_client=url.startswith("ssh://")
+                )
+            )
+        return self._probes[key]
+
+    def engine_problem(self) -> tuple[str, str] | None:
+        for url, links in self._watched_engines():
+            name = url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+            try:
+                client = self._probe_client(url)
+                client.ping()
+                c = client.containers.get(links.id) if links is not None else None
+            except Exception as e:  # noqa: BLE001 - any failure to answer is the finding
+                if type(e).__name__ == "NotFound":
+                    return (
+                        "stopped",
+                        f"the Docker engine at {name} no longer has the run's links container",
+                    )
+                return (
+                    "unreachable",
+                    f"the Docker engine at {name} does not answer ({type(e).__name__})",
+                )
+            if c is not None and c.status != "running":
+                code = (c.attrs.get("State") or {}).get("ExitCode")
+                return "stopped", (
+                    f"the Docker engine at {name} stopped the run's containers (links container "
+                    f"{c.status}, exit code {code}; is the engine stopping or restarting?)"
+                )
+        return None
+
+    def node_status(self, node: str) -> NodeStatus | None:
+        c = self._containers.get(node)
+        if c is None:
+            return NodeStatus(False)
+        try:
+            c.reload()
+        except Exception as e:  # noqa: BLE001 - gone or engine down: tell which
+            if type(e).__name__ == "NotFound":
+                return NodeStatus(False, detail="its container was removed")
+            return None
+        state = c.attrs.get("State") or {}
+        if c.status in ("running", "paused", "restarting"):
+            return NodeStatus(True)
+        code = state.get("ExitCode")
+        sig = None
+        if isinstance(code, int) and code > 128:
+            with contextlib.suppress(ValueError):
+                sig = signal.Signals(code - 128).name
+        detail = "; ".join(
+            x
+            for x in (
+                "OOM-killed" if state.get("OOMKilled") else "",
+                str(state.get("Error") or ""),
+            )
+            if x
+        )
+        return NodeStatus(False, exit_code=code, signal=sig, detail=detail)
+
     def _write_offset(self, node: str, offset_ms: float | None, spec: str | None = None) -> None:
         clock = self.workdir / "clock" / safe(node)
         clock.mkdir(parents=True, exist_ok=True)
@@ -507,6 +581,10 @@ class DockerBackend(Backend):
             self._down = True
             with contextlib.suppress(Exception):
                 atexit.unregister(self._down_at_exit)
+            for probe in self._probes.values():
+                with contextlib.suppress(Exception):
+                    probe.close()
+            self._probes.clear()
             td = Teardown(self.name, self.run_id, forced=self.hurry, on_force=self._hurry)
             if self._layout is not None or self._client is not None:
                 td.step("collect logs", self._collect_logs, self.deadlines.logs_s, optional=True)

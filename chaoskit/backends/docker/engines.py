@@ -189,6 +189,11 @@ class MultiEngineBackend(DockerBackend):
             refs.setdefault(ref.key, ref)
         return refs
 
+    def _watched_engines(self) -> list[tuple[str | None, Any]]:
+        if self._topology is None:
+            return []
+        return [(ref.url, self._links_by_engine.get(k)) for k, ref in self.engine_refs().items()]
+
     def _uses_default(self) -> bool:
         assert self._topology is not None
         return any(self.engine_of(r).url is None for r in self._topology.region_names)

@@ -86,31 +86,7 @@ class ScratchEngine:
             self._bridge_made = True
             _ip("addr", "add", gateway, "dev", self.bridge)
             _ip("link", "set", self.bridge, "up")
-            log = open(self.dir / "dockerd.log", "wb")  # noqa: SIM115 - owned by the process
-            self.proc = subprocess.Popen(
-                [
-                    "dockerd",
-                    "-H",
-                    self.url,
-                    "--data-root",
-                    str(self.dir / "data"),
-                    "--exec-root",
-                    str(self.dir / "exec"),
-                    "--pidfile",
-                    str(self.dir / "dockerd.pid"),
-                    "-b",
-                    self.bridge,
-                    "--iptables=false",
-                    "--ip6tables=false",
-                    "--ip-masq=false",
-                    "--shutdown-timeout",
-                    "2",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            log.close()
+            self._spawn()
             self._wait_ready()
             threading.Thread(target=self._follow_networks, daemon=True).start()
             if not self._following.wait(10):
@@ -119,6 +95,52 @@ class ScratchEngine:
             self.stop()
             raise
         return self
+
+    def _spawn(self) -> None:
+        log = open(self.dir / "dockerd.log", "ab")  # noqa: SIM115 - owned by the process
+        self.proc = subprocess.Popen(
+            [
+                "dockerd",
+                "-H",
+                self.url,
+                "--data-root",
+                str(self.dir / "data"),
+                "--exec-root",
+                str(self.dir / "exec"),
+                "--pidfile",
+                str(self.dir / "dockerd.pid"),
+                "-b",
+                self.bridge,
+                "--iptables=false",
+                "--ip6tables=false",
+                "--ip-masq=false",
+                "--shutdown-timeout",
+                "2",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+
+    def restart(self, down_s: float = 0.0, deadline_s: float = 20.0) -> float:
+        """Restart the daemon as an operator would: SIGTERM (its containers stop with
+        it), wait until it is gone, `down_s` more, start it again with the same flags
+        and wait until it answers. Returns the seconds it did not answer."""
+        assert self.proc is not None, "the engine is not running"
+        t = time.monotonic()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(deadline_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        time.sleep(down_s)
+        self._spawn()
+        self._wait_ready()
+        return time.monotonic() - t
 
     def _wait_ready(self) -> None:
         import docker
