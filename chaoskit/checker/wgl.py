@@ -33,6 +33,8 @@ _NONE: Any = object()
 _CLOCK_EVERY = 4096
 # How many distinct states to remember at the failing operation.
 _MAX_STATES = 16
+# How many pending required reads the kv prefix rule looks at after a state change.
+_PREFIX_READS = 4
 
 
 @dataclass
@@ -244,6 +246,42 @@ def search(
                     break
                 x = nxt[x]
                 r = match[x]
+            if prefix_rule and stack and state is not stack[-1][1]:
+                # The state changed (an append or a put). A required read can be
+                # preceded only by ops called before it returns; if none of them can
+                # reset the value (a put of a prefix of what it read, or an op other
+                # than append and put), it must see this value extended by appends.
+                # The first few such reads in history order are the likeliest to
+                # rule the new state out; looking at all of them costs more than it
+                # saves (it cuts c50-ok's search from ~380k steps to ~24k).
+                y = nxt[0]
+                puts = None
+                budget = _PREFIX_READS
+                while y != tail:
+                    if match[y] >= 0:
+                        k = ent_reset[y]
+                        if k:
+                            if k == 2:
+                                break
+                            if puts is None:
+                                puts = [ent_data[y][1]]
+                            else:
+                                puts.append(ent_data[y][1])
+                    else:
+                        g = ret_obs[y]
+                        if g is not _NONE:
+                            if not g.startswith(state):
+                                if puts is None or not any(g.startswith(pv) for pv in puts):
+                                    break
+                            budget -= 1
+                            if budget == 0:
+                                y = tail
+                                break
+                    y = nxt[y]
+                if y != tail and match[y] < 0:
+                    e = y
+                    r = -1
+                    x = y
             if r < 0 and prefix_rule:
                 # x is the first return entry: its op must be linearized before any
                 # op called after it, so only the ops before x can precede it. When
