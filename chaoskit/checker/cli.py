@@ -430,12 +430,13 @@ def _check_txn(
 ) -> bool:
     """Check a transactional history for isolation anomalies; False when `history`
     is not transactional (the linearizability path takes it)."""
-    from chaoskit.checker.isolation import check_isolation
-    from chaoskit.checker.isolation.report import render_html, text_lines, txn_workload
+    from chaoskit.checker.isolation import check_isolation, txn_workload
 
     workload = txn_workload(history, model)
     if workload is None:
         return False
+    from chaoskit.checker.isolation.report import render_html, text_lines
+
     result = check_isolation(history, workload, consistency)
     counts[result.verdict] += 1
     docs.append({"path": str(path), **result.to_dict()})
