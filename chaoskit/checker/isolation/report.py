@@ -4,6 +4,7 @@ self-contained HTML page with each anomaly's cycle drawn as a small SVG
 `txn_workload` (which workload a history holds) lives in the package and is
 re-exported here.
 """
+
 from __future__ import annotations
 
 import html
