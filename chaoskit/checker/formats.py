@@ -396,6 +396,7 @@ def parse_jepsen_log(text: str, path: str) -> list[Record]:
     means the key does not exist (as in Porcupine's etcd tests), so it stays nil.
     """
     records: list[Record] = []
+    values: dict[str, Any] = {}  # the few distinct value texts, each read once
     for lineno, raw in enumerate(text.splitlines(), 1):
         if ":invoke" not in raw and ":ok" not in raw and ":fail" not in raw and ":info" not in raw:
             continue
@@ -409,14 +410,17 @@ def parse_jepsen_log(text: str, path: str) -> list[Record]:
             proc: Any = int(proc_s)
         except ValueError:
             raise HistoryError(lineno, f"process {proc_s!r} is not an integer", path) from None
-        val_s = val_s.strip()
-        if not val_s:
-            value = None
-        else:
-            mm = _PAIR_RE.fullmatch(":v " + val_s)
-            if mm is None:
-                raise HistoryError(lineno, f"cannot read the value {val_s!r}", path)
-            value = freeze(_value(mm.group(2)))
+        value = values.get(val_s, values)
+        if value is values:
+            v = val_s.strip()
+            if not v:
+                value = None
+            else:
+                mm = _PAIR_RE.fullmatch(":v " + v)
+                if mm is None:
+                    raise HistoryError(lineno, f"cannot read the value {v!r}", path)
+                value = freeze(_value(mm.group(2)))
+            values[val_s] = value
         records.append(
             Record(
                 index=len(records),
