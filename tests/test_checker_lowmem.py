@@ -66,7 +66,7 @@ def test_same_verdicts_as_the_whole_history(tmp_path: Path, seed: int) -> None:
 
 def test_many_flushes_and_parallel_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # a tiny buffer: every key's file is appended to many times
-    monkeypatch.setattr(lowmem, "_BUFFER_BYTES", 2_000)
+    monkeypatch.setattr(lowmem, "_BUFFER_RECORDS", 20)
     events = simulate(seed=42, n_ops=3_000, n_procs=12, keys=17)
     bad = _write(tmp_path / "bad.jsonl", _corrupt_a_read(events, 42))
     whole = check_linearizable(read_history(bad), "cas-register")

@@ -313,11 +313,6 @@ def _json_object(text: str, lineno: int, path: str) -> dict[str, Any]:
     return obj
 
 
-def record_from_line(text: str, index: int, lineno: int, path: str, same: dict[Any, Any]) -> Record:
-    """One line's record at a given position (its `index` field is not checked)."""
-    return record_from(_json_object(text, lineno, path), index, lineno, path, same)
-
-
 _SIMPLE = (str, int, type(None))
 
 

@@ -3,10 +3,10 @@
 `check_file_low_memory` reads history.jsonl once, line by line, checking every
 record as the whole-history reader does (same errors, same lines) and pairing
 invocations with completions across processes; each record goes, with its
-position and line, to its key's file in a temporary directory (buffered, a few
-MiB at a time, so no more than one file is open). Then the keys are checked one
-by one, smallest first as check_linearizable does, each read back from its file
-alone (P-compositionality: a history is linearizable iff each key's sub-history
+position and line, to its key's file in a temporary directory (buffered, 20,000
+records at a time, so no more than one file is open; marshalled, so reading a key
+back parses no JSON). Then the keys are checked one by one, smallest first as
+check_linearizable does, each read back from its file alone (P-compositionality: a history is linearizable iff each key's sub-history
 is). Peak memory is that of the biggest key, not of the whole history; positions,
 lines and op numbers are the whole history's, so verdict and explanation are the
 same as the default check's.
@@ -14,6 +14,7 @@ same as the default check's.
 
 from __future__ import annotations
 
+import marshal
 import shutil
 import tempfile
 import time
@@ -30,7 +31,6 @@ from chaoskit.checker.history import (
     mismatch_error,
     orphan_error,
     pair_records,
-    record_from_line,
     unknown_f_error,
 )
 from chaoskit.checker.linearizability import (
@@ -50,8 +50,8 @@ class NotStreamable(ValueError):
     """A history this mode does not check (it has to be read whole)."""
 
 
-# Bytes of buffered lines before they are appended to the keys' files.
-_BUFFER_BYTES = 4 << 20
+# Records buffered before they are appended to the keys' files (a few MiB).
+_BUFFER_RECORDS = 20_000
 
 
 @dataclass
@@ -65,48 +65,68 @@ class StreamedCheck:
 
 
 class _Spill:
-    """Per-key files of `pos<TAB>line<TAB>op id<TAB>record text` lines."""
+    """Per-key files of records: per flush, the length (8 bytes) and the marshalled
+    list of record tuples (already checked: read back without parsing JSON)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.ids: dict[Any, int] = {}  # key -> file number, in first-seen order
-        self.records: list[int] = []  # records per file
         self.invokes: list[int] = []  # operations per file
-        self.buf: dict[int, list[str]] = {}
+        self.buf: dict[int, list[tuple[Any, ...]]] = {}
         self.buffered = 0
 
-    def add(self, key: Any, line: str, invoke: bool) -> None:
-        i = self.ids.get(key)
+    def add(self, rec: Record, op_id: int) -> None:
+        """`rec` with the whole history's op number (-1 for a completion)."""
+        i = self.ids.get(rec.key)
         if i is None:
-            i = self.ids[key] = len(self.records)
-            self.records.append(0)
+            i = self.ids[rec.key] = len(self.invokes)
             self.invokes.append(0)
-        self.records[i] += 1
-        if invoke:
+        if op_id >= 0:
             self.invokes[i] += 1
-        self.buf.setdefault(i, []).append(line)
-        self.buffered += len(line)
-        if self.buffered > _BUFFER_BYTES:
+        row = (
+            rec.index,
+            rec.process,
+            rec.type,
+            rec.f,
+            rec.key,
+            rec.value,
+            rec.time,
+            rec.line,
+            rec.region,
+            rec.node,
+            rec.phase,
+            rec.error,
+            op_id,
+        )
+        self.buf.setdefault(i, []).append(row)
+        self.buffered += 1
+        if self.buffered >= _BUFFER_RECORDS:
             self.flush()
 
     def flush(self) -> None:
-        for i, lines in self.buf.items():
-            with open(self.root / f"{i}.part", "a", encoding="utf-8") as fh:
-                fh.write("".join(lines))
+        for i, rows in self.buf.items():
+            blob = marshal.dumps(rows)
+            with open(self.root / f"{i}.part", "ab") as fh:
+                fh.write(len(blob).to_bytes(8, "little"))
+                fh.write(blob)
         self.buf.clear()
         self.buffered = 0
 
-    def read(self, i: int, path: str) -> tuple[list[Record], list[int]]:
+    def read(self, i: int) -> tuple[list[Record], list[int]]:
         """File i's records (whole-history positions and lines) and op ids."""
         records: list[Record] = []
         ids: list[int] = []
-        same: dict[Any, Any] = {}
-        with open(self.root / f"{i}.part", encoding="utf-8") as fh:
-            for raw in fh:
-                pos, line, op_id, text = raw.split("\t", 3)
-                records.append(record_from_line(text, int(pos), int(line), path, same))
-                if op_id != "-":
-                    ids.append(int(op_id))
+        with open(self.root / f"{i}.part", "rb") as fh:
+            data = fh.read()
+        pos = 0
+        while pos < len(data):
+            n = int.from_bytes(data[pos : pos + 8], "little")
+            rows = marshal.loads(data[pos + 8 : pos + 8 + n])
+            pos += 8 + n
+            for row in rows:
+                records.append(Record(*row[:12]))
+                if row[12] >= 0:
+                    ids.append(row[12])
         return records, ids
 
 
@@ -141,18 +161,16 @@ def check_file_low_memory(
         except OSError as e:
             raise HistoryError(None, f"cannot read: {e}", p) from None
         with fh:
-            lines = _numbered(fh)
-            for pos, rec in enumerate(iter_chaoskit_records(lines, p)):
+            for rec in iter_chaoskit_records(fh, p):
                 if rec.f not in KNOWN_FS:
                     raise unknown_f_error(rec, p)
-                text = lines.text
                 if rec.type == "invoke":
                     prev = busy.get(rec.process)
                     if prev is not None:
                         raise busy_error(rec, prev[0], prev[2], p)
                     busy[rec.process] = (rec.f, rec.key, rec.line)
                     first_line.setdefault(rec.f, rec.line)
-                    spill.add(rec.key, f"{pos}\t{rec.line}\t{ops}\t{text}\n", True)
+                    spill.add(rec, ops)
                     ops += 1
                     continue
                 inv = busy.pop(rec.process, None)
@@ -162,7 +180,7 @@ def check_file_low_memory(
                     raise mismatch_error(rec, inv[0], inv[1], inv[2], p)
                 ok += rec.type == "ok"
                 failed += rec.type == "fail"
-                spill.add(rec.key, f"{pos}\t{rec.line}\t-\t{text}\n", False)
+                spill.add(rec, -1)
         spill.flush()
         if model != "auto" and model not in MODELS:
             raise NotStreamable(f"model {model} is checked whole")
@@ -186,7 +204,7 @@ def check_file_low_memory(
 
         def one(j: int) -> tuple[KeyResult, Violation | None]:
             i = order[j]
-            records, ids = spill.read(i, p)
+            records, ids = spill.read(i)
             key_ops = pair_records(records, p, positions=True)
             for op, op_id in zip(key_ops, ids, strict=True):
                 op.id = op_id
@@ -197,19 +215,3 @@ def check_file_low_memory(
         return StreamedCheck(result, ops, ok, failed)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-
-
-class _numbered:
-    """Iterates a file's lines, keeping the last one (stripped) as `text`."""
-
-    def __init__(self, fh: Any) -> None:
-        self.fh = fh
-        self.text = ""
-
-    def __iter__(self) -> _numbered:
-        return self
-
-    def __next__(self) -> str:
-        raw = next(self.fh)
-        self.text = raw.strip()
-        return raw
