@@ -9,13 +9,15 @@
 2. Scaling: generated linearizable cas-register histories of 10^4, 10^5 (and with
    --full 10^6) operations over 10-1,000 keys, each checked by a whole command;
    wall time, CPU time and peak memory (max RSS of the command), and the growth
-   factor per decade of operations (goal: 10, linear).
+   factor per decade of operations (goal: 10, linear); and the same file checked
+   with --low-memory (streamed, key by key): its max RSS and CPU time against the
+   default mode's.
 3. The isolation checker: generated strict serializable list-append histories of
    10^3 / 10^4 (--full: and 10^5) transactions, the same figures per decade
    (goal: linear, 100,000 transactions well under a minute).
 
     .venv/bin/python -m benchmarks.bench_checker [--porcupine /path/to/porcupine.test]
-        [--histories DIR] [--rounds 5] [--full]
+        [--histories DIR] [--rounds 5] [--full] [--only reference|scaling|isolation]
 
 The reference histories: --histories, else $CHAOSKIT_REFERENCE_HISTORIES, else
 shared/reference-histories beside the checkout. Porcupine's binary is run in its
@@ -140,6 +142,7 @@ def reference(root: Path, porcupine: Path | None, rounds: int) -> list[Row]:
                 "Porcupine test",
                 cpu["porcupine"],
                 False,
+                1.0,
             )
         )
     return rows
@@ -205,11 +208,15 @@ def scaling(full: bool, jobs: int | None = None, smoke: bool = False) -> list[Ro
             if r.code != 0:
                 raise SystemExit(f"{path}: generated history not judged linearizable")
             done[(n, keys)] = r
-            print(
-                f"  {n:>9,} ops, {keys:>5} keys: {r.wall_s:7.2f} s wall, {r.cpu_s:7.2f} s CPU, "
-                f"max RSS {r.max_rss_mib:7.0f} MiB",
-                file=sys.stderr,
-            )
+            low = run([*argv, "--low-memory"])
+            if low.code != 0:
+                raise SystemExit(f"{path}: --low-memory did not judge it linearizable")
+            for mode, x in (("", r), (" --low-memory", low)):
+                print(
+                    f"  {n:>9,} ops, {keys:>5} keys{mode}: {x.wall_s:7.2f} s wall, "
+                    f"{x.cpu_s:7.2f} s CPU, max RSS {x.max_rss_mib:7.0f} MiB",
+                    file=sys.stderr,
+                )
             # one decade smaller: as many ops per key (10x the keys), else as many keys
             smaller = [(n // 10, keys // 10), (n // 10, keys)]
             prev = next((done[k] for k in smaller if k in done), None)
@@ -252,6 +259,22 @@ def scaling(full: bool, jobs: int | None = None, smoke: bool = False) -> list[Ro
                     10.0 if prev else None,
                 )
             )
+            # the bounded-memory mode against the default on the same file
+            for what_, unit, v, b in (
+                ("max RSS", "MiB", low.max_rss_mib, r.max_rss_mib),
+                ("CPU", "s", low.cpu_s, r.cpu_s),
+            ):
+                rows.append(
+                    Row(
+                        "checker",
+                        f"check {what} --low-memory, {what_}",
+                        v,
+                        unit,
+                        "default mode",
+                        b,
+                        False,
+                    )
+                )
     return rows
 
 
@@ -342,6 +365,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--full", action="store_true", help="also 10^6 operations")
     ap.add_argument("--jobs", type=int, default=None, help="chaoskit check --jobs")
+    ap.add_argument(
+        "--only",
+        choices=["reference", "scaling", "isolation"],
+        help="run just one section (default: all three)",
+    )
     ap.add_argument("--generate", nargs=4, help=argparse.SUPPRESS)  # KIND PATH N KEYS
     a = ap.parse_args()
     if a.generate:
@@ -353,12 +381,18 @@ def main() -> None:
         return
     rows: list[Row] = []
     root = histories_root(a.histories)
-    if root is None:
-        print("no reference histories (--histories): skipping the Porcupine sets", file=sys.stderr)
-    else:
-        rows += reference(root, a.porcupine.resolve() if a.porcupine else None, a.rounds)
-    rows += scaling(a.full, a.jobs)
-    rows += txn_scaling(a.full)
+    if a.only in (None, "reference"):
+        if root is None:
+            print(
+                "no reference histories (--histories): skipping the Porcupine sets",
+                file=sys.stderr,
+            )
+        else:
+            rows += reference(root, a.porcupine.resolve() if a.porcupine else None, a.rounds)
+    if a.only in (None, "scaling"):
+        rows += scaling(a.full, a.jobs)
+    if a.only in (None, "isolation"):
+        rows += txn_scaling(a.full)
     print(render(rows))
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 

@@ -4,7 +4,6 @@ module only names them, and imports a package when its command is used so that
 
 from __future__ import annotations
 
-import difflib
 import importlib
 
 import click
@@ -63,6 +62,8 @@ class LazyGroup(click.Group):
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
         if args and args[0] not in COMMANDS and not args[0].startswith("-"):
+            import difflib  # only for a mistyped command
+
             # click's own "Did you mean" does not see the lazily listed commands
             close = difflib.get_close_matches(args[0], COMMANDS, n=1)
             hint = (

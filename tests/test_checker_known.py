@@ -524,9 +524,9 @@ def test_memory_bound_holds_for_growing_kv_states() -> None:
     # kv states are strings that grow with each append, so counting cached
     # configurations does not bound memory: 22 concurrent 800-byte appends and an
     # impossible get once grew the process past 6 GiB under a 64 MiB bound. The
-    # search now also bounds the process's growth. (The appends complete before the
-    # gets are invoked, so the prefix rule has no read to prune with until every
-    # order of them has been tried.) Run in a child process so its peak RSS is its own.
+    # search now also bounds the process's growth. (A put of "" runs concurrently with
+    # everything, so a get's value may follow a reset to "" and the prefix rule cannot
+    # prune with it.) Run in a child process so its peak RSS is its own.
     import subprocess
     import sys
 
@@ -534,10 +534,11 @@ def test_memory_bound_holds_for_growing_kv_states() -> None:
 import resource
 from chaoskit.checker import check_linearizable
 from chaoskit.testing.histories import history_of
-ev = [(p, "invoke", "append", f"<{p:02d}>" * 200) for p in range(22)]
+ev = [(99, "invoke", "put", "")]
+ev += [(p, "invoke", "append", f"<{p:02d}>" * 200) for p in range(22)]
 ev += [(p, "ok", "append", f"<{p:02d}>" * 200) for p in range(22)]
 ev += [(100, "invoke", "get", None), (100, "ok", "get", "<00>" * 200 + "<01>" * 200)]
-ev += [(101, "invoke", "get", None), (101, "ok", "get", "zzz")]
+ev += [(101, "invoke", "get", None), (101, "ok", "get", "zzz"), (99, "ok", "put", "")]
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 r = check_linearizable(history_of(ev, key="k"), "kv", timeout_s=5, memory_mb=64)
 grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024

@@ -134,6 +134,14 @@ def _expand(paths: tuple[str, ...]) -> list[Path]:
     help="Processes to check the keys of a big history in (P-compositionality: keys are "
     "independent). Default: one per idle CPU.",
 )
+@click.option(
+    "--low-memory",
+    is_flag=True,
+    help="Read a chaoskit JSON Lines history once, spill each key's records to a "
+    "temporary file and check the keys one at a time: memory is that of the biggest "
+    "key, not of the whole history (same verdicts; not with --html, --export-edn, "
+    "--lost-writes; other formats and transactions are read whole).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of lines.")
 @click.option(
     "--lost-writes",
@@ -176,6 +184,7 @@ def check(
     export_edn: str | None,
     edn_independent: bool,
     allow_empty: bool,
+    low_memory: bool,
 ) -> None:
     """Check history FILES (or directories of them) for linearizability, or a
     transactional history (f "txn") for isolation anomalies under --consistency.
@@ -205,6 +214,16 @@ def check(
         raise click.UsageError("--edn-independent needs --export-edn FILE")
     if export_edn and len(paths) != 1:
         raise click.UsageError("--export-edn takes exactly one history file")
+    if low_memory:
+        for name, given in (
+            ("--html", html_out),
+            ("--export-edn", export_edn),
+            ("--lost-writes", lost),
+        ):
+            if given:
+                raise click.UsageError(
+                    f"--low-memory cannot be combined with {name} (it needs the whole history)"
+                )
     html_dir: Path | None = None
     if html_out and len(paths) > 1:
         html_dir = Path(html_out)
@@ -218,6 +237,10 @@ def check(
     t0 = time.monotonic()
     jobs = jobs or default_jobs()
     for path in paths:
+        if low_memory and _streamed(
+            path, fmt, model, timeout_s, init, memory_mb, jobs, allow_empty, as_json, docs, counts
+        ):
+            continue
         try:
             history = read_any(path, fmt)
             if _check_txn(
@@ -241,7 +264,13 @@ def check(
             if not as_json:
                 click.echo(f"{path}: {e}", err=True)
             continue
-        _no_vacuous_pass(result, history, allow_empty)
+        _no_vacuous_pass(
+            result,
+            len(history.ops),
+            sum(op.type == "ok" for op in history.ops),
+            sum(op.type == "fail" for op in history.ops),
+            allow_empty,
+        )
         counts[result.verdict] += 1
         doc = {"path": str(path), **result.to_dict()}
         lw = None
@@ -297,23 +326,84 @@ def check(
     sys.exit(0)
 
 
-def _no_vacuous_pass(result: Any, history: Any, allow_empty: bool) -> None:
+def _no_vacuous_pass(result: Any, n_ops: int, n_ok: int, n_failed: int, allow_empty: bool) -> None:
     """A verdict over no completed operation must not read as a pass: make it unknown,
     unless the file has no operations at all and --allow-empty says that is fine."""
-    if result.verdict != "linearizable" or any(op.type == "ok" for op in history.ops):
+    if result.verdict != "linearizable" or n_ok:
         return
-    if allow_empty and not history.ops:
+    if allow_empty and not n_ops:
         return
-    if history.ops:
-        failed = sum(op.type == "fail" for op in history.ops)
+    if n_ops:
         why = (
-            f"no operation completed ok ({len(history.ops)} op(s): {failed} failed, "
-            f"{len(history.ops) - failed} indeterminate)"
+            f"no operation completed ok ({n_ops} op(s): {n_failed} failed, "
+            f"{n_ops - n_failed} indeterminate)"
         )
     else:
         why = "the history has no operations (--allow-empty accepts that)"
     result.verdict = "unknown"
     result.reason = "nothing was checked: " + why
+
+
+def _streamed(
+    path: Path,
+    fmt: str,
+    model: str,
+    timeout_s: float,
+    init: Any,
+    memory_mb: int,
+    jobs: int,
+    allow_empty: bool,
+    as_json: bool,
+    docs: list[dict[str, Any]],
+    counts: dict[str, int],
+) -> bool:
+    """--low-memory: check a chaoskit JSON Lines file key by key (lowmem.py). False
+    when the file is to be read whole instead (another format, transactions)."""
+    from chaoskit.checker.formats import detect_format
+    from chaoskit.checker.lowmem import NotStreamable, check_file_low_memory
+
+    if fmt == "auto":
+        try:
+            with path.open(encoding="utf-8") as fh:
+                first = next((ln for ln in fh if ln.strip()), "")
+        except (OSError, UnicodeDecodeError):
+            return False  # the whole-file reader reports it
+        fmt = detect_format(first)
+    if fmt != "chaoskit":
+        if not as_json:
+            click.echo(f"  note: {path}: --low-memory streams chaoskit JSON Lines; read whole")
+        return False
+    try:
+        sc = check_file_low_memory(path, model, timeout_s, init, memory_mb, jobs)
+    except NotStreamable as e:
+        if not as_json:
+            click.echo(f"  note: {path}: {e}; read whole")
+        return False
+    except ValueError as e:  # as the whole-file path reports them
+        counts["bad"] += 1
+        docs.append({"path": str(path), "error": str(e)})
+        if not as_json:
+            bad = f"bad history {e}" if isinstance(e, HistoryError) else f"{path}: {e}"
+            click.echo(bad, err=True)
+        return True
+    result = sc.result
+    _no_vacuous_pass(result, sc.ops, sc.ok, sc.failed, allow_empty)
+    counts[result.verdict] += 1
+    docs.append({"path": str(path), **result.to_dict()})
+    if not as_json:
+        line = (
+            f"{path}: {result.verdict} (model {result.model}, {result.ops} ops, "
+            f"{result.keys_checked} key(s), {result.elapsed_s:.3f} s, low memory)"
+        )
+        if result.verdict == "unknown":
+            line += f": {result.reason}"
+        elif not sc.ops:
+            line += ": empty history, accepted by --allow-empty"
+        click.echo(line)
+        if result.verdict == "not-linearizable":
+            for ln in result.explanation.splitlines():
+                click.echo("  " + ln)
+    return True
 
 
 def _lost_writes(history: Any, model: str) -> Any:
@@ -340,12 +430,13 @@ def _check_txn(
 ) -> bool:
     """Check a transactional history for isolation anomalies; False when `history`
     is not transactional (the linearizability path takes it)."""
-    from chaoskit.checker.isolation import check_isolation
-    from chaoskit.checker.isolation.report import render_html, text_lines, txn_workload
+    from chaoskit.checker.isolation import check_isolation, txn_workload
 
     workload = txn_workload(history, model)
     if workload is None:
         return False
+    from chaoskit.checker.isolation.report import render_html, text_lines
+
     result = check_isolation(history, workload, consistency)
     counts[result.verdict] += 1
     docs.append({"path": str(path), **result.to_dict()})

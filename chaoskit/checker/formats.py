@@ -10,7 +10,7 @@ directly (keeping real line numbers for errors) and anything else falls back to
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,19 @@ FORMATS = (
 _TYPES = {"invoke", "ok", "fail", "info"}
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The lines of `text`, one at a time (the format is known from the first)."""
+    pos = 0
+    while pos < len(text):
+        end = text.find("\n", pos)
+        if end < 0:
+            end = len(text)
+        yield text[pos:end]
+        pos = end + 1
+
+
 def detect_format(text: str) -> str:
-    for line in text.splitlines():
+    for line in _lines(text):
         s = line.strip()
         if not s or s.startswith(";"):
             if s.startswith(";"):
@@ -88,7 +99,9 @@ def read_any(path: Path, format: str = "auto") -> History:
 
 # ---------------------------------------------------------------- EDN values
 
-_SCALAR = r'(?:nil|true|false|-?\d+(?:\.\d+)?|"(?:[^"\\]|\\.)*"|:[\w\-.?!*+/]+)'
+# strings first (the commonest), as one run of plain characters between escapes
+# rather than an alternation per character: it halves the time of a line's match
+_SCALAR = r'(?:"[^"\\]*(?:\\.[^"\\]*)*"|:[\w\-.?!*+/]+|-?\d+(?:\.\d+)?|nil|true|false)'
 _VALUE = rf"(?:{_SCALAR}|\[(?:\s*{_SCALAR}\s*,?)*\])"
 _PAIR_RE = re.compile(rf":([\w\-.?]+)\s+({_VALUE})\s*,?\s*")
 _SCALAR_RE = re.compile(_SCALAR)
@@ -168,6 +181,9 @@ def _edn_maps(text: str, path: str) -> list[tuple[int, dict[str, Any]]]:
     maps: list[tuple[int, dict[str, Any]]] = []
     fast = True
     shapes: list[tuple[tuple[str, ...], re.Pattern[str]]] = []
+    # tokens repeat (:invoke, :read, process numbers, keys, each written value twice):
+    # each distinct one is converted once
+    seen: dict[str, Any] = {}
     for lineno, raw in enumerate(lines, 1):
         s = raw.strip()
         if not s or s.startswith(";"):
@@ -185,7 +201,13 @@ def _edn_maps(text: str, path: str) -> list[tuple[int, dict[str, Any]]]:
         for keys, shape in shapes:
             got = shape.fullmatch(s)
             if got is not None:
-                m = dict(zip(keys, map(_value, got.groups()), strict=True))
+                vals = []
+                for tok in got.groups():
+                    v = seen.get(tok, seen)
+                    if v is seen:
+                        v = seen[tok] = _value(tok)
+                    vals.append(v)
+                m = dict(zip(keys, vals, strict=True))
                 break
         if m is None:
             m = _fast_map(s)
@@ -374,6 +396,7 @@ def parse_jepsen_log(text: str, path: str) -> list[Record]:
     means the key does not exist (as in Porcupine's etcd tests), so it stays nil.
     """
     records: list[Record] = []
+    values: dict[str, Any] = {}  # the few distinct value texts, each read once
     for lineno, raw in enumerate(text.splitlines(), 1):
         if ":invoke" not in raw and ":ok" not in raw and ":fail" not in raw and ":info" not in raw:
             continue
@@ -387,14 +410,17 @@ def parse_jepsen_log(text: str, path: str) -> list[Record]:
             proc: Any = int(proc_s)
         except ValueError:
             raise HistoryError(lineno, f"process {proc_s!r} is not an integer", path) from None
-        val_s = val_s.strip()
-        if not val_s:
-            value = None
-        else:
-            mm = _PAIR_RE.fullmatch(":v " + val_s)
-            if mm is None:
-                raise HistoryError(lineno, f"cannot read the value {val_s!r}", path)
-            value = freeze(_value(mm.group(2)))
+        value = values.get(val_s, values)
+        if value is values:
+            v = val_s.strip()
+            if not v:
+                value = None
+            else:
+                mm = _PAIR_RE.fullmatch(":v " + v)
+                if mm is None:
+                    raise HistoryError(lineno, f"cannot read the value {v!r}", path)
+                value = freeze(_value(mm.group(2)))
+            values[val_s] = value
         records.append(
             Record(
                 index=len(records),

@@ -153,28 +153,61 @@ class History:
         return max(times) if times else None
 
 
-def pair_records(records: list[Record], path: str | None = None) -> list[Op]:
-    """Pair invocations with completions; reject what cannot be a history."""
+def unknown_f_error(rec: Record, path: str | None) -> HistoryError:
+    return HistoryError(
+        rec.line, f"unknown f {rec.f!r}; valid: {', '.join(sorted(KNOWN_FS))}", path
+    )
+
+
+def busy_error(rec: Record, prev_f: str, prev_line: int, path: str | None) -> HistoryError:
+    return HistoryError(
+        rec.line,
+        f"process {rec.process!r} invokes {rec.f} while its {prev_f} invoked at "
+        f"line {prev_line} is still outstanding (one operation per process; after "
+        "an info the client must continue as a new process)",
+        path,
+    )
+
+
+def orphan_error(rec: Record, path: str | None) -> HistoryError:
+    return HistoryError(
+        rec.line,
+        f"{rec.type} completion of {rec.f} by process {rec.process!r} without an "
+        "invocation (each completion must follow its process's invoke)",
+        path,
+    )
+
+
+def mismatch_error(
+    rec: Record, inv_f: str, inv_key: Any, inv_line: int, path: str | None
+) -> HistoryError:
+    return HistoryError(
+        rec.line,
+        f"completion ({rec.f} key {rec.key!r}) does not match the invocation at line "
+        f"{inv_line} ({inv_f} key {inv_key!r}) of process {rec.process!r}",
+        path,
+    )
+
+
+def pair_records(
+    records: list[Record], path: str | None = None, positions: bool = False
+) -> list[Op]:
+    """Pair invocations with completions; reject what cannot be a history.
+
+    Orders come from positions in `records`; with `positions`, from each record's
+    `index` instead (a sub-history that keeps the whole history's positions)."""
     busy: dict[Any, Record] = {}
     open_op: dict[Any, int] = {}  # process -> id of its outstanding op
     ops: list[Op] = []
     for pos, rec in enumerate(records):
+        if positions:
+            pos = rec.index
         if rec.f not in KNOWN_FS:
-            raise HistoryError(
-                rec.line,
-                f"unknown f {rec.f!r}; valid: {', '.join(sorted(KNOWN_FS))}",
-                path,
-            )
+            raise unknown_f_error(rec, path)
         if rec.type == "invoke":
             prev = busy.get(rec.process)
             if prev is not None:
-                raise HistoryError(
-                    rec.line,
-                    f"process {rec.process!r} invokes {rec.f} while its {prev.f} invoked at "
-                    f"line {prev.line} is still outstanding (one operation per process; after "
-                    "an info the client must continue as a new process)",
-                    path,
-                )
+                raise busy_error(rec, prev.f, prev.line, path)
             busy[rec.process] = rec
             op_id = len(ops)
             open_op[rec.process] = op_id
@@ -201,19 +234,9 @@ def pair_records(records: list[Record], path: str | None = None) -> list[Op]:
             continue
         inv = busy.pop(rec.process, None)
         if inv is None:
-            raise HistoryError(
-                rec.line,
-                f"{rec.type} completion of {rec.f} by process {rec.process!r} without an "
-                "invocation (each completion must follow its process's invoke)",
-                path,
-            )
+            raise orphan_error(rec, path)
         if inv.f != rec.f or inv.key != rec.key:
-            raise HistoryError(
-                rec.line,
-                f"completion ({rec.f} key {rec.key!r}) does not match the invocation at line "
-                f"{inv.line} ({inv.f} key {inv.key!r}) of process {rec.process!r}",
-                path,
-            )
+            raise mismatch_error(rec, inv.f, inv.key, inv.line, path)
         op = ops[open_op.pop(rec.process)]
         op.type = rec.type
         op.error = rec.error
@@ -254,66 +277,79 @@ def _int_field(obj: dict[str, Any], name: str, line: int, path: str, required: b
 
 
 def parse_chaoskit_lines(lines: Iterable[str], path: str) -> list[Record]:
-    records: list[Record] = []
-    loads = json.loads
-    simple = (str, int, type(None))
+    return list(iter_chaoskit_records(lines, path))
+
+
+def iter_chaoskit_records(lines: Iterable[str], path: str) -> Iterator[Record]:
+    """The records of chaoskit JSON Lines, one at a time (checked as they come)."""
+    n = 0
     # one object per distinct type, f, key, region and node: a million records
     # would otherwise hold a million copies of "invoke" and of each key's name
     same: dict[Any, Any] = {}
-    one = same.setdefault
     for lineno, raw in enumerate(lines, 1):
         text = raw.strip()
         if not text:
             continue
-        try:
-            obj = loads(text)
-        except json.JSONDecodeError as e:
-            raise HistoryError(
-                lineno, f"not a JSON object: {e.msg} (column {e.colno})", path
-            ) from None
-        if not isinstance(obj, dict):
-            raise HistoryError(lineno, "each line must be a JSON object", path)
+        obj = _json_object(text, lineno, path)
         index = _int_field(obj, "index", lineno, path, required=False)
-        if index is not None and index != len(records):
+        if index is not None and index != n:
             raise HistoryError(
                 lineno,
-                f"field 'index' is {index} but this is record {len(records)} (indices are "
+                f"field 'index' is {index} but this is record {n} (indices are "
                 "dense and 0-based, in file order)",
                 path,
             )
-        typ = obj.get("type")
-        if typ not in TYPES:
-            got = "missing" if "type" not in obj else f"{typ!r}"
-            raise HistoryError(
-                lineno, f"field 'type' is {got}; valid: invoke, ok, fail, info", path
-            )
-        if "process" not in obj:
-            raise HistoryError(lineno, "missing field 'process'", path)
-        f = obj.get("f")
-        if not isinstance(f, str):
-            raise HistoryError(
-                lineno, f"field 'f' is {f!r}; valid: {', '.join(sorted(KNOWN_FS))}", path
-            )
-        process = obj["process"]
-        key = obj.get("key")
-        value = obj.get("value")
-        records.append(
-            Record(
-                index=len(records),
-                process=process if type(process) in simple else freeze(process),
-                type=one(typ, typ),
-                f=one(f, f),
-                key=one(key, key) if type(key) in simple else freeze(key),
-                value=value if type(value) in simple else freeze(value),
-                time=_int_field(obj, "time", lineno, path, required=False),
-                line=lineno,
-                region=one(obj.get("region"), obj.get("region")),
-                node=one(obj.get("node"), obj.get("node")),
-                phase=obj.get("phase"),
-                error=obj.get("error"),
-            )
+        yield record_from(obj, n, lineno, path, same)
+        n += 1
+
+
+def _json_object(text: str, lineno: int, path: str) -> dict[str, Any]:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise HistoryError(lineno, f"not a JSON object: {e.msg} (column {e.colno})", path) from None
+    if not isinstance(obj, dict):
+        raise HistoryError(lineno, "each line must be a JSON object", path)
+    return obj
+
+
+_SIMPLE = (str, int, type(None))
+
+
+def record_from(
+    obj: dict[str, Any], index: int, lineno: int, path: str, same: dict[Any, Any]
+) -> Record:
+    """A parsed line's record; `same` shares one object per distinct name."""
+    one = same.setdefault
+    typ = obj.get("type")
+    if typ not in TYPES:
+        got = "missing" if "type" not in obj else f"{typ!r}"
+        raise HistoryError(lineno, f"field 'type' is {got}; valid: invoke, ok, fail, info", path)
+    if "process" not in obj:
+        raise HistoryError(lineno, "missing field 'process'", path)
+    f = obj.get("f")
+    if not isinstance(f, str):
+        raise HistoryError(
+            lineno, f"field 'f' is {f!r}; valid: {', '.join(sorted(KNOWN_FS))}", path
         )
-    return records
+    process = obj["process"]
+    key = obj.get("key")
+    value = obj.get("value")
+    simple = _SIMPLE
+    return Record(
+        index=index,
+        process=process if type(process) in simple else freeze(process),
+        type=one(typ, typ),
+        f=one(f, f),
+        key=one(key, key) if type(key) in simple else freeze(key),
+        value=value if type(value) in simple else freeze(value),
+        time=_int_field(obj, "time", lineno, path, required=False),
+        line=lineno,
+        region=one(obj.get("region"), obj.get("region")),
+        node=one(obj.get("node"), obj.get("node")),
+        phase=obj.get("phase"),
+        error=obj.get("error"),
+    )
 
 
 def read_history(path: str | Path, format: str = "auto") -> History:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,18 +165,9 @@ def check_linearizable(
     m = get_model(model)
     for op in history.ops:
         if op.f not in m.fs:
-            raise HistoryError(
-                op.call_line,
-                f"f {op.f!r} is not an operation of model {m.name} (its operations: "
-                f"{', '.join(sorted(m.fs))})",
-                history.path,
-            )
+            raise model_f_error(m, op.f, op.call_line, history.path)
     init = m.init(initial)
     parts = partition(history, m)
-    result = LinearizabilityResult(
-        verdict="linearizable", model=m.name, keys_checked=0, elapsed_s=0.0, ops=len(history.ops)
-    )
-    unknown_reasons: list[str] = []
     # Smaller keys first: a violation is found sooner and cheaper on average.
     keys = sorted(parts.items(), key=lambda kv: len(kv[1]))
 
@@ -184,9 +176,36 @@ def check_linearizable(
         return _check_key(m, key, ops, init, deadline, memory_mb, history.path)
 
     spread = jobs > 1 and len(keys) > 1 and len(history.ops) >= PARALLEL_MIN_OPS
+    return judge_keys(m, one, len(keys), len(history.ops), jobs if spread else 1, deadline, t0)
+
+
+def model_f_error(m: Model, f: str, line: int, path: str | None) -> HistoryError:
+    return HistoryError(
+        line,
+        f"f {f!r} is not an operation of model {m.name} (its operations: "
+        f"{', '.join(sorted(m.fs))})",
+        path,
+    )
+
+
+def judge_keys(
+    m: Model,
+    one: Callable[[int], tuple[KeyResult, Violation | None]],
+    n_keys: int,
+    n_ops: int,
+    jobs: int,
+    deadline: float,
+    t0: float,
+) -> LinearizabilityResult:
+    """The verdict over keys 0..n_keys-1 (`one(i)` checks key i), the first
+    violation in that order ending the check."""
+    result = LinearizabilityResult(
+        verdict="linearizable", model=m.name, keys_checked=0, elapsed_s=0.0, ops=n_ops
+    )
+    unknown_reasons: list[str] = []
     # Handed out smallest first, as one process checks them: a violation in a small
     # key ends the check before the big keys (which may run to the time limit) matter.
-    outcomes = ordered_map(one, len(keys), jobs if spread else 1)
+    outcomes = ordered_map(one, n_keys, jobs)
     with contextlib.closing(outcomes):
         for kr, violation in outcomes:
             result.keys_checked += 1
@@ -201,20 +220,18 @@ def check_linearizable(
                 result.verdict = "not-linearizable"
                 result.failing_key = kr.key
                 result.violation = violation
-                result.explanation = _explain(m, violation, len(parts) > 1)
+                result.explanation = _explain(m, violation, n_keys > 1)
                 break
     if result.verdict != "not-linearizable":
         if unknown_reasons:
             result.verdict = "unknown"
             result.reason = "; ".join(unknown_reasons[:5])
-            skipped = len(parts) - result.keys_checked
+            skipped = n_keys - result.keys_checked
             if skipped:
                 result.reason += f"; {skipped} key(s) not checked"
             result.explanation = f"unknown: {result.reason}"
         else:
-            result.explanation = (
-                f"linearizable: {len(history.ops)} operations over {len(parts)} key(s)"
-            )
+            result.explanation = f"linearizable: {n_ops} operations over {n_keys} key(s)"
     result.elapsed_s = time.monotonic() - t0
     return result
 

@@ -45,6 +45,23 @@ TXN_MODELS: dict[str, tuple[Callable[[], Infer] | None, str]] = {
 }
 
 
+def txn_workload(history: History, model: str) -> str | None:
+    """The transactional workload to check `history` as: `model` when it names one;
+    for "auto", list-append when a transaction appends, rw-register when one writes
+    (None when the history holds no transaction)."""
+    if model in TXN_MODELS:
+        return model
+    if model != "auto" or not history.ops or history.ops[0].f != "txn":
+        return None
+    for op in history.ops:
+        for mop in op.value or ():
+            if isinstance(mop, tuple) and mop and mop[0] == "append":
+                return "list-append"
+            if isinstance(mop, tuple) and mop and mop[0] == "w":
+                return "rw-register"
+    return "list-append"
+
+
 @dataclass
 class IsolationResult:
     """`verdict` is "valid", "invalid" (an anomaly the model forbids) or "unknown"

@@ -1,6 +1,8 @@
-"""Isolation verdicts for people: which workload a history holds, the text lines of
-`chaoskit check`, and a self-contained HTML page with each anomaly's cycle drawn
-as a small SVG (transactions on a circle, edges labelled ww / wr / rw / rt / process).
+"""Isolation verdicts for people: the text lines of `chaoskit check`, and a
+self-contained HTML page with each anomaly's cycle drawn as a small SVG
+(transactions on a circle, edges labelled ww / wr / rw / rt / process).
+`txn_workload` (which workload a history holds) lives in the package and is
+re-exported here.
 """
 
 from __future__ import annotations
@@ -10,27 +12,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from chaoskit.checker.history import History
-from chaoskit.checker.isolation import TXN_MODELS, IsolationResult
+from chaoskit.checker.isolation import IsolationResult, txn_workload  # noqa: F401 (re-export)
 from chaoskit.checker.isolation.graph import Anomaly
-
-
-def txn_workload(history: History, model: str) -> str | None:
-    """The transactional workload to check `history` as: `model` when it names one;
-    for "auto", list-append when a transaction appends, rw-register when one writes
-    (None when the history holds no transaction)."""
-    if model in TXN_MODELS:
-        return model
-    if model != "auto" or not history.ops or history.ops[0].f != "txn":
-        return None
-    for op in history.ops:
-        for mop in op.value or ():
-            if isinstance(mop, tuple) and mop and mop[0] == "append":
-                return "list-append"
-            if isinstance(mop, tuple) and mop and mop[0] == "w":
-                return "rw-register"
-    return "list-append"
-
 
 TEXT_PER_KIND = 3  # explained anomalies per class in the terminal; --json/--html give all
 
