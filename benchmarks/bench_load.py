@@ -121,7 +121,9 @@ def _plan(t: Target, out: Path, users: int, seconds: float, workers: int) -> Loa
     return LoadPlan(t.kind, t.options, t.views, per, wl, time.monotonic_ns(), out, workers)
 
 
-Result = tuple[float, float, float]  # ops/s, load process CPU µs/op, target CPU µs/op
+# ops/s; CPU µs per op of the load process (user + system) and of the target;
+# of which the load process's system (kernel) share
+Result = tuple[float, float, float, float]
 
 
 def recorded(t: Target, out: Path, users: int, seconds: float, workers: int) -> Result:
@@ -144,6 +146,7 @@ def recorded(t: Target, out: Path, users: int, seconds: float, workers: int) -> 
         float(s.get("ops_per_s", 0.0)),
         float(s.get("cpu_s", 0.0)) / ops * 1e6,
         target_cpu / ops * 1e6,
+        float(s.get("cpu_system_s", 0.0)) / ops * 1e6,
     )
 
 
@@ -175,6 +178,7 @@ def bare(t: Target, tmp: Path, users: int, seconds: float) -> Result:
         float(got["ops_per_s"]),
         float(got["cpu_us_per_op"]),
         target_cpu / max(int(got["ops"]), 1) * 1e6,
+        float(got["system_us_per_op"]),
     )
 
 
@@ -206,15 +210,17 @@ def bare_clients(plan: LoadPlan) -> dict[str, float]:
     for th in threads:
         th.start()
     stop_at[0] = time.monotonic() + plan.workload.duration_s
-    t0, cpu = time.monotonic(), time.process_time()
+    t0, cpu = time.monotonic(), os.times()
     start.wait()
     for th in threads:
         th.join()
     ops = sum(counts)
+    now = os.times()
     return {
         "ops": ops,
         "ops_per_s": ops / (time.monotonic() - t0),
-        "cpu_us_per_op": (time.process_time() - cpu) / max(ops, 1) * 1e6,
+        "cpu_us_per_op": (now.user + now.system - cpu.user - cpu.system) / max(ops, 1) * 1e6,
+        "system_us_per_op": (now.system - cpu.system) / max(ops, 1) * 1e6,
     }
 
 
@@ -237,7 +243,10 @@ def measure(target: str, users: int, seconds: float, rounds: int, workers: int) 
             for name, xs in got.items():
                 print(
                     f"  {name}: "
-                    + " ".join(f"{x[0]:.0f} ops/s ({x[1]:.0f}+{x[2]:.0f} us)," for x in xs),
+                    + ", ".join(
+                        f"{x[0]:.0f} ops/s ({x[1]:.0f} us [sys {x[3]:.0f}] + target {x[2]:.0f} us)"
+                        for x in xs
+                    ),
                     file=sys.stderr,
                 )
             ops = {name: median([x[0] for x in xs]) for name, xs in got.items()}

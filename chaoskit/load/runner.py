@@ -77,7 +77,7 @@ class LoadContext:
 CTX: LoadContext | None = None
 STOP = Event()  # set by SIGTERM/SIGINT or a fatal problem: the load ends early
 FATAL: list[str] = []  # problems that make the load process exit with code 3
-RUN_CPU_S: list[float] = []  # CPU seconds this process used while its users ran
+RUN_CPU_S: list[tuple[float, float]] = []  # (user, system) CPU seconds while users ran
 
 
 def _fatal(message: str) -> None:
@@ -296,10 +296,11 @@ def _run_for(
             json.dumps({"state": "spawning", "pid": os.getpid(), **extra}),
             durable=False,
         )
-    cpu = time.process_time()
+    cpu = os.times()
     stop.wait(timeout=plan.workload.duration_s)
     elapsed = time.monotonic() - started
-    RUN_CPU_S.append(time.process_time() - cpu)
+    now = os.times()
+    RUN_CPU_S.append((now.user - cpu.user, now.system - cpu.system))
     env.runner.stop()
     return elapsed
 
@@ -323,7 +324,9 @@ def _summary(plan: LoadPlan, elapsed: float, stopped_early: bool) -> dict[str, A
         "ops": total,
         "ops_per_s": round(total / elapsed, 2) if elapsed > 0 else 0.0,
         # this process only (a master's workers are processes of their own)
-        "cpu_s": round(sum(RUN_CPU_S), 3),
+        "cpu_s": round(sum(u + s for u, s in RUN_CPU_S), 3),
+        "cpu_user_s": round(sum(u for u, _ in RUN_CPU_S), 3),
+        "cpu_system_s": round(sum(s for _, s in RUN_CPU_S), 3),
         "requested_rate": plan.workload.rate,
         "requested_rate_per_region": {
             r: plan.region_rate(r) for r in plan.users if plan.users[r] > 0
