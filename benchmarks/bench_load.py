@@ -19,12 +19,12 @@ Run by hand:
         [--seconds 4] [--rounds 3] [--workers 0]
 
 With the target on the same cores the ratio tends to (bare + target CPU per op) /
-(recorded + target CPU per op). On the shared 2-core machine (load average 5-8,
-`--rounds 4 --seconds 2 --workers 2`): fakekv bare 2,674 ops/s at 87 µs/op, one
-Locust process 1,368 ops/s (0.51x) at 198 µs/op, target ~170-200 µs/op, master +
-2 workers 2,159 ops/s (0.81x); geokv lww bare 2,302 ops/s at 126 µs/op, one Locust
-process 1,729 ops/s (0.75x) at 193 µs/op, target ~500 µs/op, master + 2 workers
-2,039 ops/s (0.89x). docs/load.md ("Performance") has the before/after figures.
+(recorded + target CPU per op). On the shared 2-core machine (load average ~6.5,
+`--rounds 4 --seconds 2 --workers 2`): fakekv bare 4,218 ops/s at 81 µs/op, one
+Locust process 3,501 ops/s (0.83x) at 131 µs/op, target ~150 µs/op, master + 2
+workers 4,133 ops/s (0.98x); geokv lww bare 1,851 ops/s at 110 µs/op, one Locust
+process 1,744 ops/s (0.94x) at 153 µs/op, target ~450 µs/op, master + 2 workers
+1,713 ops/s (0.93x). docs/load.md ("Performance") has the before/after figures.
 """
 
 from __future__ import annotations
