@@ -10,11 +10,21 @@ same target, interleaved and repeated in one run:
   recorded  one Locust process with N users writing history.jsonl (what a run does);
   workers   optionally, a Locust master + W worker processes (--workers W).
 
-Prints the median ops/s of each and the ratio to bare (goal >= 0.9), and checks
-every recorded history against the contract. Run by hand:
+Prints the median ops/s of each and the ratio to bare (goal >= 0.9), the CPU per
+operation of the load process and of the target (per round on stderr, with the load
+process's system share), and checks every recorded history against the contract.
+Run by hand:
 
-    .venv/bin/python benchmarks/bench_load.py [--target fakekv|geokv] [--users 8]
+    .venv/bin/python -m benchmarks.bench_load [--target fakekv|geokv] [--users 8]
         [--seconds 4] [--rounds 3] [--workers 0]
+
+With the target on the same cores the ratio tends to (bare + target CPU per op) /
+(recorded + target CPU per op). On the shared 2-core machine (load average ~6.5,
+`--rounds 4 --seconds 2 --workers 2`): fakekv bare 4,218 ops/s at 81 µs/op, one
+Locust process 3,501 ops/s (0.83x) at 131 µs/op, target ~150 µs/op, master + 2
+workers 4,133 ops/s (0.98x); geokv lww bare 1,851 ops/s at 110 µs/op, one Locust
+process 1,744 ops/s (0.94x) at 153 µs/op, target ~450 µs/op, master + 2 workers
+1,713 ops/s (0.93x). docs/load.md ("Performance") has the before/after figures.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import random
 import subprocess
 import sys
@@ -47,6 +58,17 @@ class Target:
     options: dict[str, Any]
     views: dict[str, dict[str, dict[str, str]]]
     regions: list[str]
+    pids: list[int]  # the target's processes (their CPU is counted per operation too)
+
+
+def cpu_of(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes have used so far."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
@@ -66,7 +88,12 @@ def fakekv(tmp: Path) -> Iterator[Target]:
         port = json.loads(pf.read_text())["port"]
         views = {"r1": {"r1-1": {"http": f"127.0.0.1:{port}"}}}
         yield Target(
-            "fakekv (1 process)", "chaoskit.testing.fakekv:FakeKVAdapter", {}, views, ["r1"]
+            "fakekv (1 process)",
+            "chaoskit.testing.fakekv:FakeKVAdapter",
+            {},
+            views,
+            ["r1"],
+            [srv.pid],
         )
     finally:
         srv.kill()
@@ -88,7 +115,10 @@ def geokv(tmp: Path, nodes: int = 3) -> Iterator[Target]:
             }
             for r in regions
         }
-        yield Target(f"geokv lww ({nodes} nodes)", "geokv", {"mode": "lww"}, views, list(regions))
+        pids = [p.pid for p in c.procs.values()]
+        yield Target(
+            f"geokv lww ({nodes} nodes)", "geokv", {"mode": "lww"}, views, list(regions), pids
+        )
 
 
 def _plan(t: Target, out: Path, users: int, seconds: float, workers: int) -> LoadPlan:
@@ -101,10 +131,17 @@ def _plan(t: Target, out: Path, users: int, seconds: float, workers: int) -> Loa
     return LoadPlan(t.kind, t.options, t.views, per, wl, time.monotonic_ns(), out, workers)
 
 
-def recorded(t: Target, out: Path, users: int, seconds: float, workers: int) -> tuple[float, float]:
-    """(ops/s, CPU µs per op of the Locust process) of a real load run with full history."""
+# ops/s; CPU µs per op of the load process (user + system) and of the target;
+# of which the load process's system (kernel) share
+Result = tuple[float, float, float, float]
+
+
+def recorded(t: Target, out: Path, users: int, seconds: float, workers: int) -> Result:
+    """(ops/s, CPU µs per op of the Locust process, of the target) of a real load run
+    with full history."""
     out.mkdir(parents=True)
     plan = _plan(t, out, users, seconds, workers)
+    target_cpu = cpu_of(t.pids)
     run = start_load(plan)
     if run.wait(timeout_s=seconds + 120) != 0:
         raise SystemExit(f"load failed; see {out / 'load.log'}")
@@ -112,14 +149,20 @@ def recorded(t: Target, out: Path, users: int, seconds: float, workers: int) -> 
     bad = problems(recs)
     if bad:
         raise SystemExit(f"malformed history: {bad[:3]}")
+    target_cpu = cpu_of(t.pids) - target_cpu
     s = run.summary() or {}
     ops = max(int(s.get("ops", 0)), 1)
-    return float(s.get("ops_per_s", 0.0)), float(s.get("cpu_s", 0.0)) / ops * 1e6
+    return (
+        float(s.get("ops_per_s", 0.0)),
+        float(s.get("cpu_s", 0.0)) / ops * 1e6,
+        target_cpu / ops * 1e6,
+        float(s.get("cpu_system_s", 0.0)) / ops * 1e6,
+    )
 
 
-def bare(t: Target, tmp: Path, users: int, seconds: float) -> tuple[float, float]:
-    """(ops/s, CPU µs per op) of `users` threads calling the system's clients directly,
-    recording nothing.
+def bare(t: Target, tmp: Path, users: int, seconds: float) -> Result:
+    """(ops/s, CPU µs per op, target CPU µs per op) of `users` threads calling the
+    system's clients directly, recording nothing.
 
     They run in a process of their own session, as the Locust process does: with the
     kernel's autogroup scheduling a session is a scheduling group, so both sides get
@@ -128,6 +171,7 @@ def bare(t: Target, tmp: Path, users: int, seconds: float) -> tuple[float, float
     plan = _plan(t, tmp, users, seconds, 0)
     plan_path = tmp / f"bare-plan-{time.monotonic_ns()}.json"
     plan.write(plan_path)
+    target_cpu = cpu_of(t.pids)
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench_load", "--bare-plan", str(plan_path)],
         capture_output=True,
@@ -138,8 +182,14 @@ def bare(t: Target, tmp: Path, users: int, seconds: float) -> tuple[float, float
     )
     if out.returncode != 0:
         raise SystemExit(f"bare clients failed: {out.stderr[-2000:]}")
+    target_cpu = cpu_of(t.pids) - target_cpu
     got = json.loads(out.stdout)
-    return float(got["ops_per_s"]), float(got["cpu_us_per_op"])
+    return (
+        float(got["ops_per_s"]),
+        float(got["cpu_us_per_op"]),
+        target_cpu / max(int(got["ops"]), 1) * 1e6,
+        float(got["system_us_per_op"]),
+    )
 
 
 def bare_clients(plan: LoadPlan) -> dict[str, float]:
@@ -170,14 +220,17 @@ def bare_clients(plan: LoadPlan) -> dict[str, float]:
     for th in threads:
         th.start()
     stop_at[0] = time.monotonic() + plan.workload.duration_s
-    t0, cpu = time.monotonic(), time.process_time()
+    t0, cpu = time.monotonic(), os.times()
     start.wait()
     for th in threads:
         th.join()
     ops = sum(counts)
+    now = os.times()
     return {
+        "ops": ops,
         "ops_per_s": ops / (time.monotonic() - t0),
-        "cpu_us_per_op": (time.process_time() - cpu) / max(ops, 1) * 1e6,
+        "cpu_us_per_op": (now.user + now.system - cpu.user - cpu.system) / max(ops, 1) * 1e6,
+        "system_us_per_op": (now.system - cpu.system) / max(ops, 1) * 1e6,
     }
 
 
@@ -198,9 +251,17 @@ def measure(target: str, users: int, seconds: float, rounds: int, workers: int) 
                 )
             got = interleaved(rounds, cands)
             for name, xs in got.items():
-                print(f"  {name}: " + " ".join(f"{x[0]:.0f}" for x in xs), file=sys.stderr)
+                print(
+                    f"  {name}: "
+                    + ", ".join(
+                        f"{x[0]:.0f} ops/s ({x[1]:.0f} us [sys {x[3]:.0f}] + target {x[2]:.0f} us)"
+                        for x in xs
+                    ),
+                    file=sys.stderr,
+                )
             ops = {name: median([x[0] for x in xs]) for name, xs in got.items()}
             cpu = {name: median([x[1] for x in xs]) for name, xs in got.items()}
+            target_cpu = {name: median([x[2] for x in xs]) for name, xs in got.items()}
             what = f"{users} users, history recorded, on {t.name}"
             rows.append(
                 Row(
@@ -222,6 +283,17 @@ def measure(target: str, users: int, seconds: float, rounds: int, workers: int) 
                     "us",
                     f"{users} bare client threads",
                     cpu["bare"],
+                    False,
+                )
+            )
+            rows.append(
+                Row(
+                    "load",
+                    f"target CPU per op, {what}",
+                    target_cpu["recorded"],
+                    "us",
+                    f"under {users} bare client threads",
+                    target_cpu["bare"],
                     False,
                 )
             )

@@ -331,3 +331,75 @@ def test_state_changing_invoke_is_on_disk_before_the_request_goes_out(tmp_path: 
     assert len(read_records(path)) == 4
     h.close()
     assert problems(read_records(path)) == []
+
+
+@pytest.mark.parametrize(
+    "rec",
+    [
+        # the common shape (one format string)
+        {
+            "process": 3,
+            "type": "invoke",
+            "f": "write",
+            "key": "k3",
+            "value": 12,
+            "time": 9,
+            "region": "r1",
+            "node": "r1-1",
+        },
+        {
+            "process": 3,
+            "type": "ok",
+            "f": "cas",
+            "key": 'k\u00e9"\n',
+            "value": [1, None, 2.5, True],
+            "time": -5,
+            "region": "z\u00fcrich",
+            "node": None,
+        },
+        # a bool is not an int; a set value is a list; other shapes field by field
+        {
+            "process": True,
+            "type": "ok",
+            "f": "read",
+            "key": None,
+            "value": {"a": [1]},
+            "time": 1,
+            "region": "r",
+            "node": "n",
+        },
+        {
+            "index": 4,
+            "process": 3,
+            "type": "info",
+            "f": "write",
+            "key": "k",
+            "value": 2**70,
+            "time": 7,
+            "region": "r",
+            "node": None,
+            "error": "x\ty",
+            "phase": "final",
+        },
+        {
+            "process": 1,
+            "type": "ok",
+            "f": "txn",
+            "key": None,
+            "value": [["r", "k", None], ["append", "k", [1, 2]]],
+            "time": 2,
+            "ok": False,
+            "x": 1e300,
+        },
+        {},
+    ],
+)
+def test_history_lines_are_the_json_encoders_text(tmp_path: Path, rec: dict) -> None:
+    path = tmp_path / "h.jsonl"
+    h = HistoryFile(path, start_index=5)
+    assert h.write(dict(rec)) == 5
+    h.close()
+    expected = {"index": 5, **{k: v for k, v in rec.items() if k != "index"}}
+    line = path.read_text()
+    assert line == json.dumps(expected, separators=(",", ":")) + "\n"
+    assert json.loads(line) == expected

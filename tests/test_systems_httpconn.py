@@ -54,6 +54,26 @@ def test_posts_on_one_keep_alive_connection() -> None:
         srv.server_close()
 
 
+def test_a_body_larger_than_the_send_buffer_arrives_whole() -> None:
+    # one send() takes what the socket buffer holds; the rest must follow
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        conn = OneWriteHTTPConnection("127.0.0.1", srv.server_address[1], timeout=10)
+        conn.connect()
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        body = bytes(range(48, 58)) * 200_000  # 2 MB of digits
+        conn.post("/big", body, {"Content-Type": "text/plain"})
+        resp = conn.getresponse()
+        assert resp.status == 200
+        assert json.loads(resp.read())["body"] == body.decode()
+        conn.close()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 def test_get_and_put_without_a_body() -> None:
     seen: list[tuple[str, str | None]] = []
 

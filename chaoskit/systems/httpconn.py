@@ -8,7 +8,7 @@ cost more than the request itself against a fast local server. `OneWriteHTTPConn
 keeps http.client's interface for what the clients use (`connect`, `sock`, `post`,
 `request_in_one_write`, `getresponse` → `.status`, `.read()`, `.getheader()`,
 `close`) and its errors (`http.client.HTTPException` subclasses, `OSError`,
-`TimeoutError`), but sends each request in one `sendall` on a TCP_NODELAY socket
+`TimeoutError`), but sends each request in one write on a TCP_NODELAY socket
 and parses the answer straight from a receive buffer: status line, headers, then a
 body framed by Content-Length, chunked transfer coding, or the connection's end.
 Stdlib only (it runs inside gevent-patched Locust processes).
@@ -86,7 +86,13 @@ class OneWriteHTTPConnection:
         else:
             head.append(b"\r\n")
         self._method = method
-        self.sock.sendall(b"".join(head))
+        data = b"".join(head)
+        # One send() carries a request that fits the socket buffer (all of them, in
+        # practice); sendall() only for what it left. Under gevent this skips
+        # sendall's per-call SO_SNDBUF lookup (a system call) and its chunking loop.
+        sent = self.sock.send(data)
+        if sent < len(data):
+            self.sock.sendall(memoryview(data)[sent:])
 
     def getresponse(self) -> Response:
         """Read the answer to the request just sent (1xx interim answers skipped)."""

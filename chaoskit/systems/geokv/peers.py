@@ -1,5 +1,10 @@
 """Node-to-node requests: keep-alive HTTP with timeouts, fanned out concurrently.
 
+Each request goes out in one write on a TCP_NODELAY socket
+(chaoskit.systems.httpconn, stdlib only): http.client writes headers and body
+separately, two system calls per message and, on a Nagle socket, a body held back
+until the previous segment is acknowledged.
+
 Every call has a timeout because a blackholed link never answers. A fan-out sends
 to all targets at once and returns as soon as enough have answered (or enough have
 failed that the target count can no longer be reached); stragglers finish in the
@@ -19,9 +24,10 @@ from typing import Any
 
 from chaoskit.systems.geokv.clock import monotonic
 from chaoskit.systems.geokv.config import Peer
+from chaoskit.systems.httpconn import OneWriteHTTPConnection
 
 
-def _closed(conn: http.client.HTTPConnection) -> bool:
+def _closed(conn: OneWriteHTTPConnection) -> bool:
     """A kept-alive connection the other end closed (readable at EOF, or reset)."""
     if conn.sock is None:
         return True
@@ -74,7 +80,7 @@ class PeerPool:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _conns(self) -> dict[str, tuple[http.client.HTTPConnection, float]]:
+    def _conns(self) -> dict[str, tuple[OneWriteHTTPConnection, float]]:
         c = getattr(self._local, "conns", None)
         if c is None:
             c = self._local.conns = {}
@@ -145,8 +151,7 @@ class PeerPool:
         p = self.peers[peer]
         timeout = timeout_s or self.timeout_s
         data = json.dumps(body).encode()
-        hdrs = {"Content-Type": "application/json", "Content-Length": str(len(data))}
-        hdrs.update(headers or {})
+        hdrs = {"Content-Type": "application/json", **(headers or {})}
         conns = self._conns()
         for attempt in (0, 1):
             entry = conns.pop(peer, None)
@@ -155,7 +160,8 @@ class PeerPool:
                 if entry is not None:
                     entry[0].close()
                     reused = False
-                conn = http.client.HTTPConnection(p.host, p.port, timeout=timeout)
+                # keep-alive, TCP_NODELAY, each request in one write (headers and body)
+                conn = OneWriteHTTPConnection(p.host, p.port, timeout=timeout)
             else:
                 conn = entry[0]
                 conn.timeout = timeout
@@ -165,7 +171,7 @@ class PeerPool:
             try:
                 if conn.sock is None:
                     conn.connect()
-                conn.request("POST", path, body=data, headers=hdrs)
+                conn.post(path, data, hdrs)
                 sent = True
                 resp = conn.getresponse()
                 raw = resp.read()
