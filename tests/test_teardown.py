@@ -253,3 +253,52 @@ def test_docker_network_with_a_stranger_attached_is_still_removed(need_docker, t
         assert stranger.status == "running", "only its endpoint on our network went"
     finally:
         stranger.remove(force=True)
+
+
+@pytest.mark.docker
+def test_a_network_created_after_teardown_listed_them_is_removed_too(need_docker, tmp_path):
+    """A Ctrl-C while the region networks come up leaves a create request in flight;
+    dockerd finishes it after teardown has listed the networks (seen in the soak: a
+    region network left behind). Here the creation lands right after the first listing,
+    on the real engine: the verifying pass finds it and removes it."""
+    import docker
+
+    from chaoskit.backends.docker.labels import RUN_LABEL, labels
+    from chaoskit.backends.docker.teardown import Deadlines, teardown_run
+    from chaoskit.testing.docker import leftovers
+
+    rid = f"t-late-net-{os.getpid()}-{time.monotonic_ns()}"
+    real = docker.from_env()
+    late_name = f"chaoskit-test-late-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+
+    class LateCreate:
+        """The engine's networks, where the run's last network appears just after the
+        first listing (as an in-flight create would)."""
+
+        def __init__(self) -> None:
+            self.listed = 0
+
+        def list(self, **kw):
+            got = real.networks.list(**kw)
+            self.listed += 1
+            if self.listed == 1:
+                real.networks.create(late_name, labels=labels(rid, "network"))
+            return got
+
+    class Engine:
+        containers = real.containers
+        volumes = real.volumes
+        networks = LateCreate()
+
+    real.networks.create(f"{late_name}-early", labels=labels(rid, "network"))
+    try:
+        td = Teardown("docker", rid)
+        teardown_run(Engine(), rid, td, Deadlines())
+        report = td.finish()
+        assert report.complete, report.summary()
+        assert f"network {late_name}" in report.removed, report.removed
+        assert f"network {late_name}-early" in report.removed, report.removed
+        assert leftovers(rid) == []
+    finally:
+        for n in real.networks.list(filters={"label": f"{RUN_LABEL}={rid}"}):
+            n.remove()

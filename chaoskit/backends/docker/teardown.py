@@ -81,13 +81,53 @@ def still_present(client: Any, flt: dict[str, str]) -> list[str]:
     return out
 
 
+# A pass that still finds resources of the run waits this long and removes them once more.
+SECOND_PASS_WAIT_S = 0.5
+
+
 def teardown_run(client: Any, run_id: str, td: Teardown, deadlines: Deadlines) -> None:
     """Remove every container, network and volume labelled with `run_id`, recording each
-    removal (or failure) in `td.report`; finally names anything still present."""
+    removal (or failure) in `td.report`; finally names anything still present.
+
+    A creation request in flight when the run was interrupted (a Ctrl-C while the
+    networks come up) may land after the listing: whatever the verifying listing still
+    finds gets one more pass, so only what cannot be removed is left."""
     flt = {"label": f"{RUN_LABEL}={run_id}"}
+    _remove_listed(client, run_id, flt, td, deadlines)
+    present = td.step(
+        "verify", lambda: still_present(client, flt), _limit(td, deadlines, deadlines.list_s)
+    )
+    if present:
+        time.sleep(SECOND_PASS_WAIT_S)
+        td.report.left[:] = [e for e in td.report.left if e.split(" (", 1)[0] not in present]
+        _remove_listed(client, run_id, flt, td, deadlines)
+        present = td.step(
+            "verify again",
+            lambda: still_present(client, flt),
+            _limit(td, deadlines, deadlines.list_s),
+        )
+    # What is still there, whatever the steps above believed.
+    named = {entry.split(" (", 1)[0] for entry in td.report.left}
+    for what in present or []:
+        if what not in named:
+            td.report.left.append(f"{what} (still present after its removal)")
+        while what in td.report.removed:
+            td.report.removed.remove(what)
+    td.report.removed[:] = list(dict.fromkeys(td.report.removed))
+
+
+def _limit(td: Teardown, deadlines: Deadlines, normal_s: float) -> float:
+    """A step's deadline: its own, or the forced one once teardown is forced."""
+    return min(normal_s, deadlines.forced_s) if td.forced else normal_s
+
+
+def _remove_listed(
+    client: Any, run_id: str, flt: dict[str, str], td: Teardown, deadlines: Deadlines
+) -> None:
+    """One pass: list the run's containers, networks and volumes and remove them."""
 
     def limit(normal_s: float) -> float:
-        return min(normal_s, deadlines.forced_s) if td.forced else normal_s
+        return _limit(td, deadlines, normal_s)
 
     containers = td.step(
         "list containers",
@@ -121,12 +161,3 @@ def teardown_run(client: Any, run_id: str, td: Teardown, deadlines: Deadlines) -
         {f"volume {v.name}": (lambda v=v: remove_volume(v)) for v in volumes or []},
         limit(deadlines.volumes_s),
     )
-
-    # What is still there, whatever the steps above believed.
-    present = td.step("verify", lambda: still_present(client, flt), limit(deadlines.list_s))
-    named = {entry.split(" (", 1)[0] for entry in td.report.left}
-    for what in present or []:
-        if what not in named:
-            td.report.left.append(f"{what} (still present after its removal)")
-        if what in td.report.removed:
-            td.report.removed.remove(what)
