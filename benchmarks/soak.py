@@ -39,13 +39,15 @@ from chaoskit.testing.procs import alive, descendants
 ROOT = Path(__file__).resolve().parent.parent
 CHAOSKIT = str(Path(sys.executable).parent / "chaoskit")
 
-# experiment, its short-run overrides, expected exit code when not interrupted
+# experiment, its short-run overrides, expected exit code when not interrupted. At
+# least 4 s of load follow each heal: the RTO needs two steady 1 s windows after the
+# region is served again, and on a busy machine that can come a second after the heal.
 LOCAL = [
-    ("smoke.yaml", ["load.duration=6s", "schedule.0.at=1s", "schedule.0.for=3s"], 0),
-    ("unitised.yaml", ["load.duration=8s", "schedule.0.at=2s", "schedule.0.for=4s"], 0),
+    ("smoke.yaml", ["load.duration=8s", "schedule.0.at=1s", "schedule.0.for=3s"], 0),
+    ("unitised.yaml", ["load.duration=10s", "schedule.0.at=2s", "schedule.0.for=4s"], 0),
 ]
 DOCKER = [
-    ("smoke.yaml", ["load.duration=6s", "schedule.0.at=1s", "schedule.0.for=3s"], 0),
+    ("smoke.yaml", ["load.duration=8s", "schedule.0.at=1s", "schedule.0.for=3s"], 0),
 ]
 
 

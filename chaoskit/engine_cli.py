@@ -65,7 +65,7 @@ def _summary(console: Console, result: RunResult, experiment: Any) -> None:
         for r in sc.rto:
             t.add_row(
                 escape(f"RTO {r.region} after {r.fault} {r.kind}"),
-                "never recovered" if r.rto_s is None else f"{r.rto_s:.2f} s",
+                r.display,
             )
         for e in rep.node_exits:
             t.add_row(

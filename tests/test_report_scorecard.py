@@ -94,7 +94,21 @@ def test_rto_never_when_the_region_does_not_come_back(tmp_path):
     # The heal comes too late for the region to be seen serving for one window.
     spec = SyntheticSpec(duration_s=6.0, cut_at_s=2.0, cut_for_s=3.6, seed=2)
     sc = build_scorecard(load_run(write_synthetic_run(tmp_path / "run", spec)))
-    assert sc.rto_for("xian")[0].rto_s is None
+    xian = sc.rto_for("xian")[0]
+    assert xian.rto_s is None and xian.served_again_s is None
+    assert xian.display == "never"
+    assert xian.outcome == "never recovered before the end of the load"
+
+
+def test_rto_unconfirmed_when_served_again_too_close_to_the_end_of_the_load(tmp_path):
+    # Healed 1 s before the load ends: served again, but two steady windows cannot fit.
+    spec = SyntheticSpec(duration_s=6.0, cut_at_s=2.0, cut_for_s=3.0, seed=2)
+    sc = build_scorecard(load_run(write_synthetic_run(tmp_path / "run", spec)))
+    xian = sc.rto_for("xian")[0]
+    assert xian.rto_s is None
+    assert spec.cut_for_s <= xian.served_again_s <= spec.cut_for_s + 0.3
+    assert xian.display.startswith("unconfirmed (served again at 3.")
+    assert "not confirmed" in xian.outcome and "lengthen the load" in xian.outcome
 
 
 def test_operations_cut_by_the_end_of_the_load_are_not_errors(tmp_path):

@@ -76,11 +76,7 @@ def evaluate(check: RtoCheck, ev: Evidence) -> list[CheckResult]:
             continue
         for r in rtos:
             ok = r.rto_s is not None and r.rto_s <= check.max_s
-            obs = (
-                "never recovered before the end of the load"
-                if r.rto_s is None
-                else f"{r.rto_s:.2f} s"
-            )
+            obs = r.outcome
             msg = (
                 f"rto {region} after {r.fault} ({r.kind}): {obs} "
                 f"({'<=' if ok else 'exceeds'} max {check.max_s:g} s; "

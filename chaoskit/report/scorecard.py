@@ -99,14 +99,34 @@ class RTO:
     fault: str
     kind: str
     region: str
-    rto_s: float | None  # None = never recovered before the end of the load
+    rto_s: float | None  # None = not seen to recover before the end of the load
     dropped: bool  # the success rate fell below the threshold at some point
     threshold: float = 0.9  # the success rate that counts as served
     window_s: float = 1.0
+    # rto_s None, yet served again this long after the fault started: the load ended
+    # before two windows of steady service could confirm it (too little load after it).
+    served_again_s: float | None = None
 
     @property
     def display(self) -> str:
-        return "never" if self.rto_s is None else f"{self.rto_s:.2f} s"
+        if self.rto_s is not None:
+            return f"{self.rto_s:.2f} s"
+        if self.served_again_s is not None:
+            return f"unconfirmed (served again at {self.served_again_s:.2f} s)"
+        return "never"
+
+    @property
+    def outcome(self) -> str:
+        """In words, for messages: the RTO, or why there is none."""
+        if self.rto_s is not None:
+            return f"{self.rto_s:.2f} s"
+        if self.served_again_s is not None:
+            return (
+                f"not confirmed: served again {self.served_again_s:.2f} s after the fault "
+                f"started, but the load ended before {2 * self.window_s:g} s of steady service "
+                "(lengthen the load after the heal)"
+            )
+        return "never recovered before the end of the load"
 
 
 @dataclass
@@ -346,7 +366,17 @@ def compute_rto(
     for idx in range(bisect_left(times, first_drop), len(mine)):
         t, good = mine[idx]
         if t + 2 * window_ns > horizon_ns:
-            break  # not enough load left to see it stay up for a window
+            # Not enough load left to see it stay up for a window: say whether it was
+            # served again at all in what is left.
+            again = next((u for u, g in mine[idx:] if g and u <= horizon_ns), None)
+            return RTO(
+                fault.id,
+                fault.kind,
+                region,
+                None,
+                dropped=True,
+                served_again_s=None if again is None else round((again - start) / NS, 3),
+            )
         if good and stable_from(t):
             return RTO(fault.id, fault.kind, region, round((t - start) / NS, 3), dropped=True)
     return RTO(fault.id, fault.kind, region, None, dropped=True)
