@@ -15,6 +15,7 @@ tail). `down()` is safe at any point, twice, and after a partial `up()`.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -32,12 +33,24 @@ class ClusterError(RuntimeError):
     pass
 
 
-def _tail(path: Path, n: int = 15) -> str:
+# Lines that explain a failed start, wherever they are in a log's last part: a node
+# running several programs (etcd + Patroni) ends its log with the noise of the others
+# stopping after the one that failed.
+_ERROR_LINE = re.compile(r"FATAL|CRITICAL|PANIC|ERROR|Traceback|[Ee]xception|exited")
+
+
+def _tail(path: Path, n: int = 15, scan: int = 400, errors: int = 10) -> str:
+    """The last `n` lines of a log, after up to `errors` earlier error lines found among
+    its last `scan` lines."""
     try:
         lines = Path(path).read_text(errors="replace").splitlines()
     except OSError:
         return "(no log file)"
-    return "\n".join(lines[-n:])
+    last = lines[-n:]
+    earlier = [ln for ln in lines[-scan:-n] if _ERROR_LINE.search(ln)][-errors:]
+    if not earlier:
+        return "\n".join(last)
+    return "\n".join(["(error lines before the end:)", *earlier, "(the end:)", *last])
 
 
 class Cluster:

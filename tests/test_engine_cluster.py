@@ -93,3 +93,21 @@ def _umask() -> int:
     u = os.umask(0)
     os.umask(u)
     return u
+
+
+def test_readiness_log_tail_keeps_the_error_above_the_shutdown_noise(tmp_path: Path) -> None:
+    """A node of several programs (etcd + Patroni): the one that failed prints its error,
+    then the others' shutdown fills the end of the log. The readiness report shows
+    the error line as well as the end."""
+    from chaoskit.cluster import _tail
+
+    log = tmp_path / "node.log"
+    noise = [f'{{"level":"info","msg":"stopped stream {i}"}}' for i in range(40)]
+    log.write_text(
+        "\n".join(["starting", "2026-12-02 16:51:30 CRITICAL: cannot bootstrap", *noise]) + "\n"
+    )
+    out = _tail(log)
+    assert "CRITICAL: cannot bootstrap" in out
+    assert out.endswith(noise[-1]) and "starting" not in out
+    log.write_text("\n".join(noise) + "\n")  # nothing to pick out: the end only
+    assert _tail(log) == "\n".join(noise[-15:])

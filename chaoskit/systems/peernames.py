@@ -279,6 +279,7 @@ def run(cfg: dict[str, Any]) -> int:
     signal.signal(signal.SIGINT, on_signal)
     while all(c.poll() is None for c in children):
         time.sleep(0.2)
+    first = next(i for i, c in enumerate(children) if c.poll() is not None)
     # One command ended: the node is down as a whole.
     for c in children:
         if c.poll() is None:
@@ -291,7 +292,10 @@ def run(cfg: dict[str, Any]) -> int:
             c.kill()
     codes = [c.returncode for c in children]
     if not stopping.is_set():
-        print(f"peernames: a command of this node exited (codes {codes}); stopping the node")
+        print(
+            f"peernames: {cfg['commands'][first][0]} exited first (code {codes[first]}); "
+            f"stopping the node (codes of all its commands: {codes})"
+        )
     return next((c for c in codes if c), 0)
 
 
