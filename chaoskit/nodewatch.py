@@ -5,8 +5,12 @@ daemon thread while the load runs (every node counts as running when it starts:
 the cluster is up and ready by then). A node seen running and then seen stopped is an
 *exit*; the exit is expected when a fault that may stop that node was in force
 between the two observations (or healed less than `grace_s` before the last one:
-its heal may still be restarting the node), else it is recorded as a `node-exit`
-event: node, region, how it ended (exit code or signal), the last lines of its log.
+its heal may still be restarting the node). A fault is known to the watch only once
+its application has returned, and a kill stops the node before that: an exit is
+judged `grace_s` after it was seen (or when the watch stops), so a fault whose
+application ended by then covers it too. An exit no fault covers is recorded as a
+`node-exit` event at the time it was seen: node, region, how it ended (exit code or
+signal), the last lines of its log.
 The report shows those on its timeline and in the summary; the `unexpected_exits`
 check (chaoskit/checks/unexpected_exits.py) bounds their number.
 
@@ -78,6 +82,8 @@ class NodeWatch:
         self.grace_s = grace_s
         self.exits: list[dict[str, Any]] = []  # the node-exit events recorded
         self._last_running: dict[str, int] = {}  # node -> run time (ns) last seen running
+        # node -> (last seen running, seen stopped, its status): exits not judged yet
+        self._pending: dict[str, tuple[int, int, Any]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="node watch")
 
@@ -89,9 +95,11 @@ class NodeWatch:
         return self
 
     def stop(self, timeout_s: float = 2.0) -> None:
+        """Stop watching and judge the exits still waiting for their grace."""
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout_s)
+        self.judge(final=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -102,36 +110,56 @@ class NodeWatch:
                     self.poll(node)
                 except Exception:  # noqa: BLE001 - a watch never breaks the run itself
                     continue
+            self.judge()
             self._stop.wait(self.interval_s)
 
-    def poll(self, node: str) -> dict[str, Any] | None:
-        """Look at `node` once; the node-exit event recorded, if this look found one."""
+    def poll(self, node: str) -> None:
+        """Look at `node` once; an exit found waits in `_pending` for `judge`."""
         status = self.backend.node_status(node)
         now = self.events.now_ns()
         if status is None:  # the backend cannot tell now: no change
-            return None
+            return
         if status.running:
             self._last_running[node] = now
-            return None
+            return
         seen = self._last_running.pop(node, None)
         if seen is None:  # not running before either (a fault's doing, or never started)
-            return None
+            return
+        self._pending[node] = (seen, now, status)
+
+    def judge(self, final: bool = False) -> list[dict[str, Any]]:
+        """Decide the exits seen at least `grace_s` ago (every one when `final`): those no
+        fault covers become node-exit events, returned."""
+        now = self.events.now_ns()
+        grace_ns = int(self.grace_s * 1e9)
+        out = []
+        for node, (seen, stopped, status) in list(self._pending.items()):
+            if not final and now - stopped < grace_ns:
+                continue
+            del self._pending[node]
+            if not self._covered(node, seen, stopped + grace_ns):
+                out.append(self._record(node, seen, stopped, status))
+        return out
+
+    def _covered(self, node: str, seen: int, applied_by: int) -> bool:
+        """A fault that may stop `node`, applied by `applied_by`, in force after `seen`
+        (or healed less than `grace_s` before it)."""
         region = self.regions[node]
         grace_ns = int(self.grace_s * 1e9)
-        covering = [
-            h.id
-            for h in self.faults()
-            if h.applied_at_ns <= now
+        return any(
+            h.applied_at_ns <= applied_by
             and (h.healed_at_ns is None or h.healed_at_ns >= seen - grace_ns)
             and covers(h, node, region)
-        ]
-        if covering:
-            return None
+            for h in self.faults()
+        )
+
+    def _record(self, node: str, seen: int, stopped: int, status: Any) -> dict[str, Any]:
         log = self.backend.node_log(node)
         rec = self.events.emit(
             "node-exit",
+            time=stopped,
             node=node,
-            region=region,
+            region=self.regions[node],
             how=status.describe(),
             exit_code=status.exit_code,
             signal=status.signal,

@@ -97,7 +97,9 @@ def run(name: str, results: Path, *sets: str) -> tuple[int, Path, dict, list[dic
     check = json.loads((run_dir / "check.json").read_text())
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
     assert not processes_of(run_dir), "processes of the run left behind"
-    return p.returncode, run_dir, check, events, p.stdout + p.stderr
+    # what a failed assertion on the exit code shows: the run and the checks that failed
+    failed = [f"FAIL {c['message']}" for c in check.get("checks", []) if not c["passed"]]
+    return p.returncode, run_dir, check, events, "\n".join([p.stdout + p.stderr, *failed])
 
 
 def takeovers(events: list[dict]) -> list[dict]:

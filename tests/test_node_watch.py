@@ -122,3 +122,47 @@ def test_which_faults_explain_a_node_exit() -> None:
     assert covers(_handle("degrade-quorum", nodes=["beijing-1"], dropped=["xian-1"]), "x-9", "x")
     assert covers(_handle("someone-elses-fault"), "xian-1", "xian")
     assert not covers(_handle("someone-elses-fault", nodes=["beijing-1"]), "xian-1", "xian")
+
+
+def test_a_kill_known_only_after_the_node_stopped_still_covers_it(tmp_path: Path) -> None:
+    """A kill stops the node before its application returns and its handle exists (a
+    watch look can land in between, as on a busy machine in CI). The exit waits for
+    the grace, and a fault applied within it covers it; with no such fault it is
+    recorded at the time it was seen."""
+    import signal
+    import time
+
+    from chaoskit.backends.base import NodeSpec
+    from chaoskit.backends.local import LocalBackend
+    from chaoskit.events import EventLog
+    from chaoskit.nodewatch import NodeWatch
+
+    be = LocalBackend(tmp_path / "run", registry_root=tmp_path / "registry")
+    events = EventLog(tmp_path / "events.jsonl")
+    faults: list[FaultHandle] = []
+    try:
+        for n in ("a-1", "a-2"):
+            be.start_node(n, NodeSpec(argv=["sleep", "60"]))
+        watch = NodeWatch(be, {"a-1": "a", "a-2": "a"}, lambda: list(faults), events, grace_s=1)
+        watch._last_running = dict.fromkeys(watch.regions, events.now_ns())
+        for n in ("a-1", "a-2"):
+            os.kill(be.pids()[n], signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while len(watch._pending) < 2 and time.monotonic() < deadline:
+            for n in ("a-1", "a-2"):
+                watch.poll(n)
+            time.sleep(0.05)
+        seen_stopped = watch._pending["a-1"][1]
+        assert watch.judge() == [], "judged before the grace"
+        # The kill of a-1 returns now, after the watch saw a-1 stopped.
+        faults.append(
+            FaultHandle(
+                "f1", "kill", {}, {"nodes": ["a-1"]}, "schedule", applied_at_ns=events.now_ns()
+            )
+        )
+        recs = watch.judge(final=True)
+    finally:
+        be.down()
+    assert [r["node"] for r in recs] == ["a-2"], recs
+    assert recs[0]["time"] <= seen_stopped + int(1e9) and "SIGKILL" in recs[0]["how"]
+    assert [e["node"] for e in events.events if e["event"] == "node-exit"] == ["a-2"]
