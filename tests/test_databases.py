@@ -159,10 +159,26 @@ def test_postgres_async_failover_loses_acknowledged_writes(results: Path) -> Non
 def test_postgres_sync_failover_loses_nothing(results: Path) -> None:
     _need_postgres()
     code, _, check, events, out = run("postgres-sync-failover", results, "load.duration=52s")
-    assert code == 0, out
-    assert check["linearizability"]["verdict"] == "linearizable"
-    assert check["lost_writes"]["count"] == 0
-    assert takeovers(events)[0]["roles"]["primary"] == ["beijing-1"]
+    assert takeovers(events)[0]["roles"]["primary"] == ["beijing-1"], out
+    lost = check["lost_writes"]
+    if lost["count"] == 0:
+        assert code == 0, out
+        assert check["linearizability"]["verdict"] == "linearizable"
+        return
+    # Debian's Patroni 3.0.2 can still lose synchronous writes: the cut-off primary,
+    # slow to demote, overwrites the leader key right after the heal and becomes primary
+    # again (patroni/patroni#2689, fixed in 3.0.3; docs/databases.md). The 40 s cut
+    # avoids it on a quiet machine; under load (CI's two workers) the demotion outlasts
+    # it. That loss, and only that one, is accepted here, and the run must report it.
+    heal = next(e for e in events if e["event"] == "heal")
+    back = [
+        e
+        for e in takeovers(events)
+        if e["roles"]["primary"] == ["shanghai-1"] and e["time"] >= heal["time"]
+    ]
+    assert back, f"writes lost without the old primary's return after the heal:\n{out}"
+    assert code == 1 and check["linearizability"]["verdict"] == "not-linearizable", out
+    assert any("shanghai-1" in w["takeover"]["detail"] for w in lost["windows"]), out
 
 
 @pytest.mark.slow
