@@ -17,14 +17,45 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, Self
 
 import requests
 
 from chaoskit.access import TOKEN_HEADER
 
 
-class LinkWatch:
+class _Watch:
+    """A daemon thread running `_run` until `stop()`; `reason` set when it found the
+    run broken (then `noticed_ns`, time.monotonic_ns(), says when)."""
+
+    name = "watch"
+
+    def __init__(self, interval_s: float, failures: int) -> None:
+        self.interval_s = interval_s
+        self.failures = failures
+        self.reason: str | None = None
+        self.noticed_ns: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=self.name)
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _broken(self, reason: str) -> None:
+        self.reason = reason
+        self.noticed_ns = time.monotonic_ns()
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class LinkWatch(_Watch):
+    name = "link watch"
+
     def __init__(
         self,
         api_url: str,
@@ -33,21 +64,10 @@ class LinkWatch:
         timeout_s: float = 2.0,
         token: str | None = None,
     ) -> None:
+        super().__init__(interval_s, failures)
         self.api_url = api_url.rstrip("/")
         self.headers = {TOKEN_HEADER: token} if token else {}
-        self.interval_s = interval_s
-        self.failures = failures
         self.timeout_s = timeout_s
-        self.reason: str | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="link watch")
-
-    def start(self) -> LinkWatch:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
 
     def _run(self) -> None:
         misses = 0
@@ -64,7 +84,7 @@ class LinkWatch:
                 last = type(e).__name__
             misses = 0 if ok else misses + 1
             if misses >= self.failures:
-                self.reason = (
+                self._broken(
                     f"the link server at {self.api_url} stopped answering "
                     f"({self.failures} checks in a row failed, last: {last}): "
                     "the network the experiment describes no longer exists"
@@ -72,22 +92,12 @@ class LinkWatch:
                 return
 
 
-class EngineWatch:
+class EngineWatch(_Watch):
+    name = "engine watch"
+
     def __init__(self, backend: Any, interval_s: float = 0.5, failures: int = 2) -> None:
+        super().__init__(interval_s, failures)
         self.backend = backend
-        self.interval_s = interval_s
-        self.failures = failures
-        self.reason: str | None = None
-        self.noticed_ns: int | None = None  # time.monotonic_ns() when `reason` was set
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="engine watch")
-
-    def start(self) -> EngineWatch:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
 
     def _run(self) -> None:
         misses = 0
@@ -109,9 +119,8 @@ class EngineWatch:
             if kind == "stopped" and unreachable_since is not None:
                 gone = time.monotonic() - unreachable_since
                 words += f"; it had stopped answering {gone:.1f} s before: it was restarted"
-            self.reason = (
+            self._broken(
                 f"{words}: the run's nodes and links are gone or out of reach, "
                 "so the run cannot go on as described"
             )
-            self.noticed_ns = time.monotonic_ns()
             return

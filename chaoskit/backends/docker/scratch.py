@@ -123,12 +123,9 @@ class ScratchEngine:
         )
         log.close()
 
-    def restart(self, down_s: float = 0.0, deadline_s: float = 20.0) -> float:
-        """Restart the daemon as an operator would: SIGTERM (its containers stop with
-        it), wait until it is gone, `down_s` more, start it again with the same flags
-        and wait until it answers. Returns the seconds it did not answer."""
-        assert self.proc is not None, "the engine is not running"
-        t = time.monotonic()
+    def _terminate(self, deadline_s: float) -> None:
+        """SIGTERM the daemon's process group; SIGKILL it after `deadline_s`."""
+        assert self.proc is not None
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGTERM)
         try:
@@ -137,6 +134,14 @@ class ScratchEngine:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+
+    def restart(self, down_s: float = 0.0, deadline_s: float = 20.0) -> float:
+        """Restart the daemon as an operator would: SIGTERM (its containers stop with
+        it), wait until it is gone, `down_s` more, start it again with the same flags
+        and wait until it answers. Returns the seconds it did not answer."""
+        assert self.proc is not None, "the engine is not running"
+        t = time.monotonic()
+        self._terminate(deadline_s)
         time.sleep(down_s)
         self._spawn()
         self._wait_ready()
@@ -212,14 +217,7 @@ class ScratchEngine:
         its directory, its default bridge; safe to call twice."""
         bridges = self._empty() if self.proc is not None and self.proc.poll() is None else []
         if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(deadline_s)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+            self._terminate(deadline_s)
         self.proc = None
         with self._rules_lock:
             for rule in self._rules:
