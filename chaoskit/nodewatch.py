@@ -84,6 +84,7 @@ class NodeWatch:
         self._last_running: dict[str, int] = {}  # node -> run time (ns) last seen running
         # node -> (last seen running, seen stopped, its status): exits not judged yet
         self._pending: dict[str, tuple[int, int, Any]] = {}
+        self._judging = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="node watch")
 
@@ -133,12 +134,14 @@ class NodeWatch:
         now = self.events.now_ns()
         grace_ns = int(self.grace_s * 1e9)
         out = []
-        for node, (seen, stopped, status) in list(self._pending.items()):
-            if not final and now - stopped < grace_ns:
-                continue
-            del self._pending[node]
-            if not self._covered(node, seen, stopped + grace_ns):
-                out.append(self._record(node, seen, stopped, status))
+        # stop() judges too, and the watch thread may still be in its last round
+        with self._judging:
+            for node, (seen, stopped, status) in list(self._pending.items()):
+                if not final and now - stopped < grace_ns:
+                    continue
+                del self._pending[node]
+                if not self._covered(node, seen, stopped + grace_ns):
+                    out.append(self._record(node, seen, stopped, status))
         return out
 
     def _covered(self, node: str, seen: int, applied_by: int) -> bool:
