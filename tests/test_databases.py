@@ -147,10 +147,13 @@ def test_postgres_async_failover_loses_acknowledged_writes(results: Path) -> Non
     assert code == 0, out
     lost = check["lost_writes"]
     assert lost["count"] >= 1
-    (w,) = lost["windows"]
+    w, *later = lost["windows"]
     assert w["span_s"] > 1.0 and w["takeover"]["kind"] == "promotion"
-    assert "beijing-1" in w["takeover"]["detail"]
+    assert "-> beijing-1" in w["takeover"]["detail"], out
     assert takeovers(events)[0]["roles"]["primary"] == ["beijing-1"]
+    # A second window only from Patroni 3.0.2's leader-key bug: the old primary back
+    # after the heal (patroni/patroni#2689; see the synchronous drill below).
+    assert all("-> shanghai-1" in x["takeover"]["detail"] for x in later), out
     rtos = {r["region"]: r["rto_s"] for r in check["scorecard"]["rto"]}
     assert rtos["beijing"] is not None and rtos["beijing"] > 5  # it waited for the failover
 
@@ -178,7 +181,7 @@ def test_postgres_sync_failover_loses_nothing(results: Path) -> None:
     ]
     assert back, f"writes lost without the old primary's return after the heal:\n{out}"
     assert code == 1 and check["linearizability"]["verdict"] == "not-linearizable", out
-    assert any("shanghai-1" in w["takeover"]["detail"] for w in lost["windows"]), out
+    assert any("-> shanghai-1" in w["takeover"]["detail"] for w in lost["windows"]), out
 
 
 @pytest.mark.slow
